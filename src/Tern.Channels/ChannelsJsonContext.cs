@@ -1,0 +1,8 @@
+using System.Text.Json.Serialization;
+using Tern.Channels.Webhook;
+
+namespace Tern.Channels;
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(AcceptedMessage))]
+public sealed partial class ChannelsJsonContext : JsonSerializerContext;

@@ -1,0 +1,92 @@
+using System.Buffers;
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Tern.Channels.Http;
+using Tern.Core.Catalog;
+using Tern.Core.Pipeline;
+
+namespace Tern.Channels.Webhook;
+
+/// <summary>
+/// <c>POST /hooks/webhook/{channelId}</c>: checks, parses and commits an inbound message, and answers
+/// 2xx only after the commit. Nothing is stored for a rejected request.
+/// </summary>
+public sealed class WebhookIngress(IInboxStore inbox, CatalogCache catalog, IngressGate gate, IngressOptions options, PipelineCounters counters, TimeProvider time)
+{
+    public async Task<IResult> HandleAsync(string channelId, HttpContext context)
+    {
+        var cancellationToken = context.RequestAborted;
+        var snapshot = await catalog.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (!snapshot.Channels.TryGetValue(channelId, out var channel))
+        {
+            // A channel added a moment ago by the CLI: look once more before saying no.
+            snapshot = await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
+            snapshot.Channels.TryGetValue(channelId, out channel);
+        }
+        if (channel is null || channel.Type != ChannelTypes.Webhook)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown channel", detail: $"No webhook channel '{channelId}'.");
+        }
+
+        var request = context.Request;
+        if (request.ContentLength > options.MaxBodyBytes) return TooLarge();
+
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(options.MaxBodyBytes + 1, 64 * 1024));
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > options.MaxBodyBytes) return TooLarge();
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, options.MaxBodyBytes + 1));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                if (read == 0) break;
+                length += read;
+                if (length > options.MaxBodyBytes) return TooLarge();
+            }
+            var body = buffer.AsSpan(0, length);
+
+            if (channel.Secret is not null && !Signatures.Verify(channel.Secret, body, request.Headers[WebhookHeaders.Signature]))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature",
+                    detail: $"The {WebhookHeaders.Signature} header must be sha256=<hex HMAC-SHA256 of the body with the channel's secret>.");
+            }
+
+            var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+            var envelope = InboundMessageParser.Parse(body, channel.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), errors);
+            if (envelope is null) return Results.ValidationProblem(errors, title: "The message is not valid");
+
+            if (gate.RefusalReason() is { } reason)
+            {
+                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: $"Not accepting messages now: {reason}.");
+            }
+
+            var result = await inbox.AppendAsync(envelope, cancellationToken).ConfigureAwait(false);
+            counters.OnReceived(result.Duplicate);
+            var accepted = new AcceptedMessage(result.Seq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, result.Duplicate);
+            return result.Duplicate
+                ? Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK)
+                : Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status202Accepted);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        IResult TooLarge() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
+            detail: $"The body may be at most {options.MaxBodyBytes.ToString(CultureInfo.InvariantCulture)} bytes.");
+    }
+}
+
+/// <summary>The answer to an accepted inbound message.</summary>
+/// <param name="Seq">Tern's inbox sequence number.</param>
+/// <param name="Id">The message id (the one sent, or the one Tern made up).</param>
+/// <param name="Duplicate">True when this id was already stored; nothing new was stored.</param>
+public sealed record AcceptedMessage(string Seq, string Id, bool Duplicate);

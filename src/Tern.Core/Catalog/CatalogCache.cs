@@ -1,0 +1,54 @@
+namespace Tern.Core.Catalog;
+
+/// <summary>
+/// Keeps the current <see cref="CatalogSnapshot"/> in memory. The store's version is checked at most
+/// once per <c>checkInterval</c>, so the hot path reads a field, and a change made by another process
+/// (the CLI) is seen within that interval.
+/// </summary>
+public sealed class CatalogCache : IDisposable
+{
+    private readonly ICatalogStore _store;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _checkInterval;
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private volatile CatalogSnapshot _current = CatalogSnapshot.Empty;
+    private long _nextCheckTicks;
+
+    public CatalogCache(ICatalogStore store, TimeProvider time, TimeSpan checkInterval)
+    {
+        _store = store;
+        _time = time;
+        _checkInterval = checkInterval;
+    }
+
+    public CatalogSnapshot Current => _current;
+
+    public void Dispose() => _refreshLock.Dispose();
+
+    /// <summary>Returns the snapshot, reloading it first when the check interval has passed and the version moved.</summary>
+    public ValueTask<CatalogSnapshot> GetAsync(CancellationToken cancellationToken)
+    {
+        if (_time.GetTimestamp() < Interlocked.Read(ref _nextCheckTicks)) return ValueTask.FromResult(_current);
+        return new ValueTask<CatalogSnapshot>(RefreshAsync(force: false, cancellationToken));
+    }
+
+    /// <summary>Checks the version now; used when a lookup misses (a channel added a moment ago).</summary>
+    public Task<CatalogSnapshot> RefreshAsync(bool force, CancellationToken cancellationToken) => RefreshCoreAsync(force, cancellationToken);
+
+    private async Task<CatalogSnapshot> RefreshCoreAsync(bool force, CancellationToken cancellationToken)
+    {
+        await _refreshLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!force && _time.GetTimestamp() < Interlocked.Read(ref _nextCheckTicks)) return _current;
+            var version = await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+            if (version != _current.Version) _current = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _nextCheckTicks, _time.GetTimestamp() + (long)(_checkInterval.TotalSeconds * _time.TimestampFrequency));
+            return _current;
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+}

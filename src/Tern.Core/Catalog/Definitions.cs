@@ -1,0 +1,75 @@
+namespace Tern.Core.Catalog;
+
+/// <summary>Channel types Tern knows.</summary>
+public static class ChannelTypes
+{
+    public const string Webhook = "webhook";
+
+    public static bool IsKnown(string type) => type == Webhook;
+}
+
+/// <summary>A configured channel: where messages come from and go to.</summary>
+/// <param name="Id">Stable identifier, used in URLs (<c>/hooks/{type}/{id}</c>).</param>
+/// <param name="Type">One of <see cref="ChannelTypes"/>.</param>
+/// <param name="Secret">Shared secret for signatures; never logged or shown.</param>
+/// <param name="Url">Outbound target (webhook channels).</param>
+/// <param name="MaxConcurrency">Deliveries in flight to this channel at once; null takes the sender default.</param>
+public sealed record ChannelDefinition(string Id, string Type, string? Secret, Uri? Url, int? MaxConcurrency)
+{
+    /// <summary>Secrets stay out of logs even when a record is printed.</summary>
+    public override string ToString() =>
+        $"ChannelDefinition {{ Id = {Id}, Type = {Type}, Secret = {(Secret is null ? "none" : "***")}, Url = {Url}, MaxConcurrency = {MaxConcurrency} }}";
+}
+
+/// <summary>Where a route sends a copy.</summary>
+/// <param name="ChannelId">Destination channel.</param>
+/// <param name="Chat">Destination chat; null sends to the same chat id as the source message.</param>
+public sealed record Destination(string ChannelId, string? Chat)
+{
+    public override string ToString() => Chat is null ? ChannelId : ChannelId + ":" + Chat;
+
+    /// <summary>Parses <c>channel</c> or <c>channel:chat</c>.</summary>
+    public static bool TryParse(string text, out Destination destination)
+    {
+        destination = default!;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        var channel = colon < 0 ? text : text[..colon];
+        var chat = colon < 0 ? null : text[(colon + 1)..];
+        if (!Identifiers.IsValid(channel) || (chat is not null && chat.Length == 0)) return false;
+        destination = new Destination(channel, chat);
+        return true;
+    }
+}
+
+/// <summary>Routes messages from a source channel (optionally some chats only) to destinations.</summary>
+public sealed record RouteDefinition(
+    string Id,
+    string SourceChannel,
+    IReadOnlyList<string>? SourceChats,
+    IReadOnlyList<Destination> Destinations,
+    bool Enabled = true)
+{
+    public bool Matches(string channelId, string chat) =>
+        Enabled
+        && string.Equals(channelId, SourceChannel, StringComparison.Ordinal)
+        && (SourceChats is null || SourceChats.Count == 0 || SourceChats.Contains(chat, StringComparer.Ordinal));
+}
+
+/// <summary>Rules for ids of channels and routes: they appear in URLs and CLI arguments.</summary>
+public static class Identifiers
+{
+    public const int MaxLength = 64;
+
+    public static bool IsValid(string? id)
+    {
+        if (string.IsNullOrEmpty(id) || id.Length > MaxLength) return false;
+        foreach (var c in id)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) return false;
+        }
+        return true;
+    }
+
+    public const string Rule = "1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'";
+}

@@ -1,0 +1,38 @@
+namespace Tern.Core.Delivery;
+
+/// <summary>A destination chat of a channel: deliveries in a lane go out in order, one at a time.</summary>
+public readonly record struct Lane(string ChannelId, string Chat);
+
+/// <summary>A delivery the router wants written.</summary>
+public sealed record NewDelivery(long InboxSeq, string RouteId, string ChannelId, string Chat, string Payload, long CreatedAtMs);
+
+/// <summary>A delivery waiting to be sent.</summary>
+public sealed record PendingDelivery(long Id, long? InboxSeq, string? RouteId, string ChannelId, string Chat, string Payload, int Attempts, long CreatedAtMs);
+
+public enum SendOutcome
+{
+    /// <summary>The platform accepted it.</summary>
+    Sent,
+
+    /// <summary>Worth trying again later (5xx, 408, 429, network).</summary>
+    Retry,
+
+    /// <summary>Will never succeed (a 4xx other than 408/429); recorded with its reason.</summary>
+    Permanent,
+}
+
+/// <summary>What a channel client learned from one send.</summary>
+/// <param name="Outcome">Sent, retry, or permanent failure.</param>
+/// <param name="PlatformMessageId">The platform's id for the sent message, when it says.</param>
+/// <param name="RetryAfter">A wait the platform asked for (429 Retry-After); overrides the backoff.</param>
+/// <param name="Error">Why it failed, for the record; never contains secrets.</param>
+/// <param name="DestinationFault">True when the destination itself is failing (5xx, network), which counts toward parking it.</param>
+public readonly record struct SendResult(SendOutcome Outcome, string? PlatformMessageId, TimeSpan? RetryAfter, string? Error, bool DestinationFault)
+{
+    public static SendResult Ok(string? platformMessageId) => new(SendOutcome.Sent, platformMessageId, null, null, false);
+
+    public static SendResult Transient(string error, TimeSpan? retryAfter = null, bool destinationFault = true) =>
+        new(SendOutcome.Retry, null, retryAfter, error, destinationFault);
+
+    public static SendResult Rejected(string error) => new(SendOutcome.Permanent, null, null, error, false);
+}

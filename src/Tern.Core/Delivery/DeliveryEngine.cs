@@ -1,0 +1,280 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Tern.Core.Catalog;
+using Tern.Core.Pipeline;
+
+namespace Tern.Core.Delivery;
+
+/// <summary>
+/// Claims due lanes from the outbox and sends their deliveries in order through the channel clients.
+/// A delivery is marked sent (committed) before the next one of its lane starts, so a crash can only
+/// duplicate the sends in flight: at most <see cref="DeliveryOptions.Concurrency"/>.
+/// </summary>
+public sealed partial class DeliveryEngine
+{
+    private readonly IOutboxStore _outbox;
+    private readonly CatalogCache _catalog;
+    private readonly Dictionary<string, IChannelSender> _senders;
+    private readonly DeliveryOptions _options;
+    private readonly PipelineCounters _counters;
+    private readonly DeliveryLatency _latency;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Backoff _backoff;
+
+    // Both are bounded by the number of channels in the catalog.
+    private readonly ConcurrentDictionary<string, int> _consecutiveFaults = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _parkedUntil = new(StringComparer.Ordinal);
+
+    private int _inFlight;
+
+    public DeliveryEngine(
+        IOutboxStore outbox,
+        CatalogCache catalog,
+        IEnumerable<IChannelSender> senders,
+        DeliveryOptions options,
+        PipelineCounters counters,
+        DeliveryLatency latency,
+        TimeProvider time,
+        ILogger<DeliveryEngine> logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1);
+        _outbox = outbox;
+        _catalog = catalog;
+        _senders = senders.ToDictionary(s => s.ChannelType, StringComparer.Ordinal);
+        _options = options;
+        _counters = counters;
+        _latency = latency;
+        _time = time;
+        _logger = logger;
+        _backoff = new Backoff(options.BackoffBase, options.BackoffMax);
+    }
+
+    /// <summary>Lanes being sent right now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public bool Running { get; private set; }
+
+    /// <summary>Channels parked after repeated faults, with the time they are tried again.</summary>
+    public IReadOnlyDictionary<string, DateTimeOffset> ParkedChannels =>
+        _parkedUntil.Where(p => p.Value > NowMs).ToDictionary(p => p.Key, p => DateTimeOffset.FromUnixTimeMilliseconds(p.Value), StringComparer.Ordinal);
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        Running = true;
+        using var abortSends = new CancellationTokenSource();
+        var running = new Dictionary<Task, Lane>();
+        var perChannel = new Dictionary<string, int>(StringComparer.Ordinal);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var started = 0;
+                var free = _options.Concurrency - running.Count;
+                if (free > 0)
+                {
+                    started = await StartDueLanesAsync(running, perChannel, free, stoppingToken, abortSends.Token).ConfigureAwait(false);
+                }
+
+                var wake = _outbox.WaitForDeliveriesAsync(_options.PollInterval, stoppingToken);
+                if (running.Count > 0 && (started == 0 || running.Count >= _options.Concurrency))
+                {
+                    await Task.WhenAny(Task.WhenAny(running.Keys), wake).ConfigureAwait(false);
+                }
+                else if (running.Count == 0)
+                {
+                    await wake.ConfigureAwait(false);
+                }
+                Reap(running, perChannel);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Running = false;
+            // Let in-flight sends finish within the grace period; then abandon them (they stay pending).
+            var all = Task.WhenAll(running.Keys);
+            if (await Task.WhenAny(all, Task.Delay(_options.ShutdownGrace, _time, CancellationToken.None)).ConfigureAwait(false) != all)
+            {
+                LogAbandoning(running.Count);
+                await abortSends.CancelAsync().ConfigureAwait(false);
+                await all.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task<int> StartDueLanesAsync(Dictionary<Task, Lane> running, Dictionary<string, int> perChannel, int free, CancellationToken stoppingToken, CancellationToken abortSends)
+    {
+        var catalog = await _catalog.GetAsync(stoppingToken).ConfigureAwait(false);
+        var now = NowMs;
+        var saturated = new List<string>();
+        foreach (var (channelId, count) in perChannel)
+        {
+            if (count >= LimitOf(catalog, channelId)) saturated.Add(channelId);
+        }
+        foreach (var (channelId, until) in _parkedUntil)
+        {
+            if (until > now) saturated.Add(channelId);
+            else _parkedUntil.TryRemove(channelId, out _);
+        }
+
+        IReadOnlyList<Lane> due;
+        try
+        {
+            due = await _outbox.ClaimDueLanesAsync(now, free + running.Count, saturated, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogClaimFailed(ex);
+            return 0;
+        }
+
+        var started = 0;
+        foreach (var lane in due)
+        {
+            if (running.Count >= _options.Concurrency) break;
+            if (running.ContainsValue(lane)) continue;
+            perChannel.TryGetValue(lane.ChannelId, out var active);
+            if (active >= LimitOf(catalog, lane.ChannelId)) continue;
+            perChannel[lane.ChannelId] = active + 1;
+            catalog.Channels.TryGetValue(lane.ChannelId, out var channel);
+            Interlocked.Increment(ref _inFlight);
+            running.Add(Task.Run(() => SendLaneAsync(lane, channel, stoppingToken, abortSends), CancellationToken.None), lane);
+            started++;
+        }
+        return started;
+    }
+
+    private int LimitOf(CatalogSnapshot catalog, string channelId) =>
+        catalog.Channels.TryGetValue(channelId, out var c) && c.MaxConcurrency is > 0 ? c.MaxConcurrency.Value : _options.PerChannelConcurrency;
+
+    private void Reap(Dictionary<Task, Lane> running, Dictionary<string, int> perChannel)
+    {
+        List<Task>? done = null;
+        foreach (var task in running.Keys)
+        {
+            if (task.IsCompleted) (done ??= []).Add(task);
+        }
+        if (done is null) return;
+        foreach (var task in done)
+        {
+            var lane = running[task];
+            running.Remove(task);
+            if (--perChannel[lane.ChannelId] == 0) perChannel.Remove(lane.ChannelId);
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task SendLaneAsync(Lane lane, ChannelDefinition? channel, CancellationToken stoppingToken, CancellationToken abortSends)
+    {
+        try
+        {
+            var deliveries = await _outbox.ReadLaneAsync(lane, _options.LaneBatch, CancellationToken.None).ConfigureAwait(false);
+            IChannelSender? sender = null;
+            var unroutable = channel is null ? $"channel '{lane.ChannelId}' does not exist"
+                : !_senders.TryGetValue(channel.Type, out sender) ? $"no sender for channel type '{channel.Type}'"
+                : null;
+
+            foreach (var delivery in deliveries)
+            {
+                if (stoppingToken.IsCancellationRequested) return;
+                if (unroutable is not null)
+                {
+                    await _outbox.MarkFailedAsync(delivery.Id, unroutable, NowMs, CancellationToken.None).ConfigureAwait(false);
+                    _counters.OnFailed();
+                    continue;
+                }
+
+                var result = await SendOneAsync(sender!, channel!, delivery, abortSends).ConfigureAwait(false);
+                if (abortSends.IsCancellationRequested) return;
+                if (!await RecordAsync(lane, delivery, result).ConfigureAwait(false)) return;
+            }
+            await _outbox.ReleaseLaneAsync(lane, NowMs, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Storage trouble: the lane keeps its rows and due time; it is claimed again on a later pass.
+            LogLaneFailed(ex, lane.ChannelId);
+        }
+    }
+
+    private static async Task<SendResult> SendOneAsync(IChannelSender sender, ChannelDefinition channel, PendingDelivery delivery, CancellationToken abortSends)
+    {
+        try
+        {
+            return await sender.SendAsync(channel, delivery, abortSends).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (abortSends.IsCancellationRequested)
+        {
+            return SendResult.Transient("abandoned at shutdown", destinationFault: false);
+        }
+        catch (Exception ex)
+        {
+            return SendResult.Transient(ex.GetType().Name + ": " + ex.Message);
+        }
+    }
+
+    /// <summary>Writes the outcome; returns false when the lane must stop (a retry holds it).</summary>
+    private async Task<bool> RecordAsync(Lane lane, PendingDelivery delivery, SendResult result)
+    {
+        var now = NowMs;
+        switch (result.Outcome)
+        {
+            case SendOutcome.Sent:
+                await _outbox.MarkSentAsync(delivery.Id, result.PlatformMessageId, now, CancellationToken.None).ConfigureAwait(false);
+                _counters.OnDelivered();
+                _latency.Record(TimeSpan.FromMilliseconds(Math.Max(0, now - delivery.CreatedAtMs)));
+                _consecutiveFaults.TryRemove(lane.ChannelId, out _);
+                return true;
+
+            case SendOutcome.Permanent:
+                await _outbox.MarkFailedAsync(delivery.Id, result.Error ?? "rejected", now, CancellationToken.None).ConfigureAwait(false);
+                _counters.OnFailed();
+                _consecutiveFaults.TryRemove(lane.ChannelId, out _);
+                return true;
+
+            default:
+                if (now - delivery.CreatedAtMs >= _options.GiveUpAfter.TotalMilliseconds)
+                {
+                    var reason = $"gave up after {delivery.Attempts + 1} attempts over {_options.GiveUpAfter}: {result.Error}";
+                    await _outbox.MarkFailedAsync(delivery.Id, reason, now, CancellationToken.None).ConfigureAwait(false);
+                    _counters.OnFailed();
+                    return true;
+                }
+
+                _counters.OnRetried();
+                var delay = result.RetryAfter ?? _backoff.Delay(delivery.Attempts + 1, Random.Shared.NextDouble());
+                await _outbox.ScheduleRetryAsync(delivery.Id, lane, now + (long)delay.TotalMilliseconds, result.Error ?? "retry", now, CancellationToken.None).ConfigureAwait(false);
+                if (result.DestinationFault) await CountFaultAsync(lane.ChannelId, now).ConfigureAwait(false);
+                return false;
+        }
+    }
+
+    private async Task CountFaultAsync(string channelId, long now)
+    {
+        var faults = _consecutiveFaults.AddOrUpdate(channelId, 1, (_, n) => n + 1);
+        if (faults < _options.ParkAfterFailures) return;
+        var until = now + (long)_options.Cooldown.TotalMilliseconds;
+        _parkedUntil[channelId] = until;
+        _consecutiveFaults.TryRemove(channelId, out _);
+        LogParked(channelId, faults, _options.Cooldown);
+        await _outbox.DeferChannelAsync(channelId, until, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId} failed {Faults} times in a row; parked for {Cooldown}")]
+    private partial void LogParked(string channelId, int faults, TimeSpan cooldown);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Looking for due deliveries failed")]
+    private partial void LogClaimFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sending a lane of channel {ChannelId} failed; it will be retried")]
+    private partial void LogLaneFailed(Exception ex, string channelId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown grace over; abandoning {Count} in-flight lanes (their deliveries stay pending)")]
+    private partial void LogAbandoning(int count);
+}

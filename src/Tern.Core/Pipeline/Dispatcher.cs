@@ -1,0 +1,176 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Tern.Core.Catalog;
+using Tern.Core.Delivery;
+using Tern.Core.Messages;
+
+namespace Tern.Core.Pipeline;
+
+/// <summary>
+/// Reads the inbox in pages into bounded in-memory partitions and routes them with a fixed number of
+/// workers. Memory holds at most <see cref="DispatcherOptions.Capacity"/> messages; the rest of a
+/// backlog waits on disk. A chat always maps to the same worker, so its messages are routed in order.
+/// </summary>
+public sealed partial class Dispatcher
+{
+    private readonly IInboxStore _inbox;
+    private readonly IOutboxStore _outbox;
+    private readonly CatalogCache _catalog;
+    private readonly DispatcherOptions _options;
+    private readonly PipelineCounters _counters;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<InboxItem>[] _partitions;
+    private long _rewindTo = long.MaxValue;
+
+    public Dispatcher(IInboxStore inbox, IOutboxStore outbox, CatalogCache catalog, DispatcherOptions options, PipelineCounters counters, TimeProvider time, ILogger<Dispatcher> logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Workers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
+        _inbox = inbox;
+        _outbox = outbox;
+        _catalog = catalog;
+        _options = options;
+        _counters = counters;
+        _time = time;
+        _logger = logger;
+        var perPartition = Math.Max(1, options.Capacity / options.Workers);
+        _partitions = new Channel<InboxItem>[options.Workers];
+        for (var i = 0; i < _partitions.Length; i++)
+        {
+            _partitions[i] = Channel.CreateBounded<InboxItem>(new BoundedChannelOptions(perPartition)
+            {
+                FullMode = BoundedChannelFullMode.Wait,
+                SingleReader = true,
+                SingleWriter = true,
+            });
+        }
+    }
+
+    /// <summary>Messages in memory waiting for a worker.</summary>
+    public int Queued => _partitions.Sum(p => p.Reader.Count);
+
+    /// <summary>The in-memory bound.</summary>
+    public int Capacity => _partitions.Length * Math.Max(1, _options.Capacity / _options.Workers);
+
+    /// <summary>True while <see cref="RunAsync"/> is reading.</summary>
+    public bool Running { get; private set; }
+
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        Running = true;
+        var workers = _partitions.Select(p => Task.Run(() => WorkAsync(p.Reader, stoppingToken), CancellationToken.None)).ToArray();
+        try
+        {
+            await ReadInboxAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Running = false;
+            foreach (var partition in _partitions) partition.Writer.TryComplete();
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadInboxAsync(CancellationToken stoppingToken)
+    {
+        long cursor = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var rewind = Interlocked.Exchange(ref _rewindTo, long.MaxValue);
+            if (rewind < cursor) cursor = rewind;
+
+            IReadOnlyList<InboxItem> page;
+            try
+            {
+                page = await _inbox.ReadPendingAsync(cursor, _options.PageSize, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogReadFailed(ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (page.Count == 0)
+            {
+                await _inbox.WaitForAppendAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+
+            foreach (var item in page)
+            {
+                // Waits while the partition is full: the backlog stays in the inbox table.
+                await _partitions[PartitionOf(item.Envelope)].Writer.WriteAsync(item, stoppingToken).ConfigureAwait(false);
+                cursor = item.Seq;
+            }
+        }
+    }
+
+    private int PartitionOf(Envelope envelope) =>
+        (int)((uint)HashCode.Combine(envelope.ChannelId, envelope.Chat) % (uint)_partitions.Length);
+
+    private async Task WorkAsync(ChannelReader<InboxItem> reader, CancellationToken stoppingToken)
+    {
+        var batch = new List<InboxItem>(_options.BatchSize);
+        var seqs = new List<long>(_options.BatchSize);
+        var deliveries = new List<NewDelivery>(_options.BatchSize);
+        var scratch = new ArrayBufferWriter<byte>(1024);
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                batch.Clear();
+                while (batch.Count < _options.BatchSize && reader.TryRead(out var item)) batch.Add(item);
+                if (batch.Count == 0) continue;
+                await RouteBatchAsync(batch, seqs, deliveries, scratch, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Whatever is still queued stays pending in the inbox and is read again at the next start.
+        }
+    }
+
+    private async Task RouteBatchAsync(List<InboxItem> batch, List<long> seqs, List<NewDelivery> deliveries, ArrayBufferWriter<byte> scratch, CancellationToken stoppingToken)
+    {
+        seqs.Clear();
+        deliveries.Clear();
+        try
+        {
+            var catalog = await _catalog.GetAsync(stoppingToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var item in batch)
+            {
+                Router.Route(item, catalog, now, deliveries, scratch);
+                seqs.Add(item.Seq);
+            }
+            // Not cancellable: once routed, the commit should land; it is short.
+            await _outbox.CommitRoutedAsync(seqs, deliveries, CancellationToken.None).ConfigureAwait(false);
+            _counters.OnRouted(batch.Count);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogRouteFailed(ex, batch.Count);
+            // The rows are still pending on disk; have the reader come back for them.
+            var first = batch[0].Seq - 1;
+            long seen;
+            do
+            {
+                seen = Interlocked.Read(ref _rewindTo);
+            }
+            while (first < seen && Interlocked.CompareExchange(ref _rewindTo, first, seen) != seen);
+            await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reading the inbox failed; retrying in 1 s")]
+    private partial void LogReadFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Routing a batch of {Count} messages failed; they stay in the inbox and are retried")]
+    private partial void LogRouteFailed(Exception ex, int count);
+}

@@ -1,0 +1,40 @@
+using Tern.Core.Delivery;
+
+namespace Tern.Core.Pipeline;
+
+/// <summary>
+/// The durable outbox. Deliveries to one destination chat form a <see cref="Lane"/> that is sent in
+/// order, one at a time; lanes are what the sender claims, so the backlog stays on disk.
+/// </summary>
+public interface IOutboxStore
+{
+    /// <summary>
+    /// In one transaction: marks the inbox messages routed and inserts their deliveries.
+    /// </summary>
+    Task CommitRoutedAsync(IReadOnlyList<long> inboxSeqs, IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken);
+
+    /// <summary>Lanes whose next attempt is due, earliest first, leaving out channels that are saturated or parked.</summary>
+    Task<IReadOnlyList<Lane>> ClaimDueLanesAsync(long nowMs, int max, IReadOnlyCollection<string> skipChannels, CancellationToken cancellationToken);
+
+    /// <summary>The oldest pending deliveries of a lane, in order.</summary>
+    Task<IReadOnlyList<PendingDelivery>> ReadLaneAsync(Lane lane, int max, CancellationToken cancellationToken);
+
+    Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, CancellationToken cancellationToken);
+
+    Task MarkFailedAsync(long deliveryId, string reason, long nowMs, CancellationToken cancellationToken);
+
+    /// <summary>Counts a failed attempt and holds the whole lane until <paramref name="dueAtMs"/>, keeping its order.</summary>
+    Task ScheduleRetryAsync(long deliveryId, Lane lane, long dueAtMs, string error, long nowMs, CancellationToken cancellationToken);
+
+    /// <summary>Drops the lane when it has nothing pending, else makes it due at <paramref name="nowMs"/> again.</summary>
+    Task ReleaseLaneAsync(Lane lane, long nowMs, CancellationToken cancellationToken);
+
+    /// <summary>Holds every lane of a channel until <paramref name="untilMs"/> (a parked destination).</summary>
+    Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken);
+
+    /// <summary>Completes when deliveries were added, or after <paramref name="timeout"/>.</summary>
+    Task WaitForDeliveriesAsync(TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>Deliveries not yet sent or failed.</summary>
+    long PendingCount { get; }
+}

@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tern.Channels;
+using Tern.Channels.Webhook;
+using Tern.Core.Catalog;
+using Tern.Core.Delivery;
+using Tern.Core.Pipeline;
+using Tern.Server.Configuration;
+using Tern.Storage.Sqlite;
+
+namespace Tern.Server.Hosting;
+
+/// <summary><c>tern serve</c>: opens (and migrates) the database, starts the pipeline and the HTTP surface.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(string[] settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = settings,
+            ContentRootPath = Directory.GetCurrentDirectory(),
+        });
+        var options = TernOptions.Read(builder.Configuration);
+
+        builder.WebHost.UseUrls(options.Url.GetLeftPart(UriPartial.Authority));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = Math.Max(options.Ingress.MaxBodyBytes + 1L, 1L << 20);
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.UseUtcTimestamp = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Default);
+            json.SerializerOptions.TypeInfoResolverChain.Insert(1, ChannelsJsonContext.Default);
+        });
+        builder.Services.AddProblemDetails();
+
+        await using var database = SqliteDatabase.Create(options.Storage);
+        await database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var inbox = await SqliteInboxStore.OpenAsync(database, CancellationToken.None).ConfigureAwait(false);
+        using var outbox = await SqliteOutboxStore.OpenAsync(database, inbox, CancellationToken.None).ConfigureAwait(false);
+        using var catalog = new CatalogCache(new SqliteCatalogStore(database), TimeProvider.System, options.CatalogRefresh);
+        await catalog.RefreshAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            // Bounded like everything else: at most one connection per concurrent send.
+            MaxConnectionsPerServer = options.Delivery.Concurrency,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(database);
+        services.AddSingleton<IInboxStore>(inbox);
+        services.AddSingleton<IOutboxStore>(outbox);
+        services.AddSingleton(catalog);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<PipelineCounters>();
+        services.AddSingleton<DeliveryLatency>();
+        services.AddSingleton(options.Dispatcher);
+        services.AddSingleton(options.Delivery);
+        services.AddSingleton(options.Ingress);
+        services.AddSingleton(new IngressGate(inbox, outbox, options.MaxBacklog));
+        services.AddSingleton<IChannelSender>(new WebhookSender(http, options.SendTimeout, TimeProvider.System));
+        services.AddSingleton<Dispatcher>();
+        services.AddSingleton<DeliveryEngine>();
+        services.AddSingleton<WebhookIngress>();
+        services.AddHostedService<DispatcherService>();
+        services.AddHostedService<DeliveryService>();
+
+        var app = builder.Build();
+        MapEndpoints(app);
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern");
+        logger.LogInformation("tern listening on {Url}; database {Path}; {Inbox} inbox and {Outbox} outbox rows pending",
+            options.Url.GetLeftPart(UriPartial.Authority), database.Path, inbox.PendingCount, outbox.PendingCount);
+        try
+        {
+            await app.RunAsync().ConfigureAwait(false);
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+        {
+            await Console.Error.WriteLineAsync($"tern: Tern:Http:Url: cannot listen on {options.Url}: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        logger.LogInformation("tern stopped cleanly");
+        return 0;
+    }
+
+    private static void MapEndpoints(WebApplication app)
+    {
+        app.MapGet("/health", () => Results.Json(new AliveReport("alive"), ServerJsonContext.Default.AliveReport));
+        app.MapGet("/health/ready", ReadyAsync);
+        app.MapPost("/hooks/webhook/{channelId}", (string channelId, HttpContext context, WebhookIngress ingress) => ingress.HandleAsync(channelId, context));
+    }
+
+    private static async Task<IResult> ReadyAsync(
+        SqliteDatabase database, IInboxStore inbox, IOutboxStore outbox, Dispatcher dispatcher, DeliveryEngine engine, PipelineCounters counters, CancellationToken cancellationToken)
+    {
+        string databaseState;
+        string? error = null;
+        try
+        {
+            await database.SchemaVersionAsync(cancellationToken).ConfigureAwait(false);
+            databaseState = "ok";
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            databaseState = "unreachable";
+            error = ex.Message;
+        }
+        var ready = databaseState == "ok" && dispatcher.Running && engine.Running;
+        var report = new ReadyReport(
+            ready ? "ready" : "not_ready", databaseState, dispatcher.Running, engine.Running,
+            inbox.PendingCount, outbox.PendingCount, dispatcher.Queued, dispatcher.Capacity, engine.InFlight,
+            counters.Received, counters.Delivered, counters.Failed, counters.Retried, error);
+        return Results.Json(report, ServerJsonContext.Default.ReadyReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json.Serialization;
+
+namespace Tern.Server.Hosting;
+
+public sealed record AliveReport(string Status);
+
+public sealed record ReadyReport(
+    string Status,
+    string Database,
+    bool Dispatcher,
+    bool Sender,
+    long InboxPending,
+    long OutboxPending,
+    int DispatchQueued,
+    int DispatchCapacity,
+    int SendsInFlight,
+    long Received,
+    long Delivered,
+    long Failed,
+    long Retried,
+    string? Error);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AliveReport))]
+[JsonSerializable(typeof(ReadyReport))]
+public sealed partial class ServerJsonContext : JsonSerializerContext;

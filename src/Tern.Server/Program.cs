@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Configuration;
+using Tern.Server.Cli;
+using Tern.Server.Configuration;
+using Tern.Server.Hosting;
+using Tern.Storage.Sqlite;
+
+namespace Tern.Server;
+
+public static class Program
+{
+    public const int ExitUsage = 2;
+
+    public static async Task<int> Main(string[] args)
+    {
+        try
+        {
+            var line = CommandLine.Parse(args);
+            var verb = line.Words.Count > 0 ? line.Words[0] : "serve";
+            var noun = line.Words.Count > 1 ? line.Words[1] : "";
+            if (line.Words.Count > (verb is "channels" or "routes" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
+
+            switch (verb)
+            {
+                case "serve":
+                    line.RejectUnused();
+                    return await ServeCommand.RunAsync(line.Settings.ToArray()).ConfigureAwait(false);
+                case "migrate":
+                    {
+                        line.RejectUnused();
+                        var options = TernOptions.Read(BuildConfiguration(line));
+                        await using var database = SqliteDatabase.Create(options.Storage);
+                        var applied = await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        var version = await database.SchemaVersionAsync(CancellationToken.None).ConfigureAwait(false);
+                        Console.WriteLine($"{database.Path}: applied {applied} migration(s); schema version {version}");
+                        return 0;
+                    }
+                case "channels":
+                case "routes":
+                    {
+                        if (noun.Length == 0) throw new UsageException($"'{verb}': say add, list or remove");
+                        var options = TernOptions.Read(BuildConfiguration(line));
+                        await using var database = SqliteDatabase.Create(options.Storage);
+                        await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        return verb == "channels"
+                            ? await CatalogCommands.ChannelsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await CatalogCommands.RoutesAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                    }
+                case "help":
+                case "--help":
+                case "-h":
+                    Console.WriteLine(Usage);
+                    return 0;
+                case "version":
+                case "--version":
+                    Console.WriteLine($"tern {typeof(Program).Assembly.GetName().Version}");
+                    return 0;
+                default:
+                    throw new UsageException($"'{verb}': unknown command (try: tern help)");
+            }
+        }
+        catch (UsageException ex)
+        {
+            await Console.Error.WriteLineAsync($"tern: {ex.Message}").ConfigureAwait(false);
+            return ExitUsage;
+        }
+        catch (ConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync($"tern: {ex.Message}").ConfigureAwait(false);
+            return ExitUsage;
+        }
+        catch (InvalidDataException ex) when (ex.Message.Contains("appsettings", StringComparison.OrdinalIgnoreCase) || ex.InnerException is System.Text.Json.JsonException)
+        {
+            await Console.Error.WriteLineAsync($"tern: appsettings.json: {ex.InnerException?.Message ?? ex.Message}").ConfigureAwait(false);
+            return ExitUsage;
+        }
+    }
+
+    /// <summary>The same sources as the server: appsettings.json, environment (TERN__…), command-line settings.</summary>
+    internal static IConfiguration BuildConfiguration(CommandLine line) =>
+        new ConfigurationBuilder()
+            .SetBasePath(Directory.GetCurrentDirectory())
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(line.Settings.ToArray())
+            .Build();
+
+    private const string Usage = """
+        tern — a self-hosted messaging gateway
+
+        usage:
+          tern [serve]                     run the gateway (HTTP on Tern:Http:Url, default http://127.0.0.1:8080)
+          tern migrate                     create or upgrade the database and exit
+          tern channels add --id ID [--type webhook] [--url URL] [--secret S] [--max-concurrency N]
+          tern channels list | remove --id ID
+          tern routes add --id ID --from CHANNEL [--chats A,B] --to CHANNEL[:CHAT] [--to …]
+          tern routes list | remove --id ID
+          tern version
+
+        settings (any command): --Tern:Key=value, TERN__Key=value in the environment, or appsettings.json;
+        see docs/configuration.md.
+        """;
+}

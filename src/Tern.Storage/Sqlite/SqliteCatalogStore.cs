@@ -1,0 +1,114 @@
+using Microsoft.Data.Sqlite;
+using Tern.Core.Catalog;
+
+namespace Tern.Storage.Sqlite;
+
+/// <summary>
+/// Channels and routes. Written rarely (CLI, API), so each change is its own transaction on a pooled
+/// connection rather than a trip through the group-commit writer; SQLite's busy timeout orders it
+/// with the writer, also when the CLI writes while a server runs.
+/// </summary>
+public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
+{
+    private const string BumpVersionSql = "UPDATE meta SET value = value + 1 WHERE key = 'catalog_version'";
+
+    public async Task<long> GetVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return SqliteDatabase.Scalar(connection, null, "SELECT value FROM meta WHERE key = 'catalog_version'");
+    }
+
+    public async Task<CatalogSnapshot> LoadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var version = SqliteDatabase.Scalar(connection, transaction, "SELECT value FROM meta WHERE key = 'catalog_version'");
+
+        var channels = new List<ChannelDefinition>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT id, type, secret, url, max_concurrency FROM channels ORDER BY id";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                channels.Add(new ChannelDefinition(
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    SqliteInboxStore.NullableString(reader, 2),
+                    reader.IsDBNull(3) ? null : new Uri(reader.GetString(3)),
+                    reader.IsDBNull(4) ? null : reader.GetInt32(4)));
+            }
+        }
+
+        var routes = new List<RouteDefinition>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT id, source_channel, source_chats, destinations, enabled FROM routes ORDER BY id";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var chats = reader.IsDBNull(2) ? null : CatalogJson.ReadStrings(reader.GetString(2));
+                var destinations = CatalogJson.ReadStrings(reader.GetString(3))
+                    .Select(d => Destination.TryParse(d, out var parsed) ? parsed : throw new InvalidDataException($"Route '{reader.GetString(0)}' has a bad destination '{d}'"))
+                    .ToArray();
+                routes.Add(new RouteDefinition(reader.GetString(0), reader.GetString(1), chats, destinations, reader.GetInt64(4) != 0));
+            }
+        }
+        return new CatalogSnapshot(version, channels, routes);
+    }
+
+    public Task<bool> AddChannelAsync(ChannelDefinition channel, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            "INSERT INTO channels (id, type, secret, url, max_concurrency, created_at) VALUES ($id, $type, $secret, $url, $max, $now) ON CONFLICT (id) DO NOTHING",
+            command =>
+            {
+                command.Parameters.AddWithValue("$id", channel.Id);
+                command.Parameters.AddWithValue("$type", channel.Type);
+                command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
+                command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
+                command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
+                command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            },
+            cancellationToken);
+
+    public Task<bool> RemoveChannelAsync(string id, CancellationToken cancellationToken) =>
+        ChangeAsync("DELETE FROM channels WHERE id = $id", command => command.Parameters.AddWithValue("$id", id), cancellationToken);
+
+    public Task<bool> AddRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            "INSERT INTO routes (id, source_channel, source_chats, destinations, enabled, created_at) VALUES ($id, $source, $chats, $destinations, $enabled, $now) ON CONFLICT (id) DO NOTHING",
+            command =>
+            {
+                command.Parameters.AddWithValue("$id", route.Id);
+                command.Parameters.AddWithValue("$source", route.SourceChannel);
+                command.Parameters.AddWithValue("$chats", route.SourceChats is { Count: > 0 } chats ? CatalogJson.WriteStrings(chats) : DBNull.Value);
+                command.Parameters.AddWithValue("$destinations", CatalogJson.WriteStrings(route.Destinations.Select(d => d.ToString()).ToArray()));
+                command.Parameters.AddWithValue("$enabled", route.Enabled ? 1 : 0);
+                command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            },
+            cancellationToken);
+
+    public Task<bool> RemoveRouteAsync(string id, CancellationToken cancellationToken) =>
+        ChangeAsync("DELETE FROM routes WHERE id = $id", command => command.Parameters.AddWithValue("$id", id), cancellationToken);
+
+    private async Task<bool> ChangeAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        int changed;
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+#pragma warning disable CA2100 // Constants from this class.
+            command.CommandText = sql;
+#pragma warning restore CA2100
+            bind(command);
+            changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (changed > 0) SqliteDatabase.Execute(connection, transaction, BumpVersionSql);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed > 0;
+    }
+}

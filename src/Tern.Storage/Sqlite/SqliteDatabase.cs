@@ -1,0 +1,143 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Tern.Storage.Migrations;
+
+namespace Tern.Storage.Sqlite;
+
+/// <summary>
+/// The embedded database: one writer connection (group commit) and pooled read connections, all in
+/// WAL mode so reads never wait for the writer.
+/// </summary>
+public sealed class SqliteDatabase : IAsyncDisposable
+{
+    private readonly string _connectionString;
+    private readonly StorageOptions _options;
+    private SqliteWriter? _writer;
+
+    private SqliteDatabase(string connectionString, StorageOptions options)
+    {
+        _connectionString = connectionString;
+        _options = options;
+    }
+
+    public string Path => _options.Path;
+
+    internal SqliteWriter Writer => _writer ?? throw new InvalidOperationException("The database is not open for writing; call OpenAsync.");
+
+    /// <summary>Write batches committed so far, and the requests they carried (group commit at work).</summary>
+    public (long Batches, long Requests) WriteStats => _writer is null ? (0, 0) : (_writer.Batches, _writer.Requests);
+
+    /// <summary>Opens (creating the file and folder when missing) without migrating.</summary>
+    public static SqliteDatabase Create(StorageOptions options)
+    {
+        var full = System.IO.Path.GetFullPath(options.Path);
+        var folder = System.IO.Path.GetDirectoryName(full);
+        if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        };
+        return new SqliteDatabase(builder.ToString(), options);
+    }
+
+    /// <summary>Applies pending migrations and starts the writer.</summary>
+    public async Task<int> OpenAsync(CancellationToken cancellationToken)
+    {
+        var applied = await MigrateAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        _writer = new SqliteWriter(connection, _options.WriteQueue);
+        return applied;
+    }
+
+    /// <summary>Applies the migrations not applied yet, each in its own transaction; returns how many.</summary>
+    public async Task<int> MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        Execute(connection, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+        var done = new HashSet<int>();
+        await using (var query = connection.CreateCommand())
+        {
+            query.CommandText = "SELECT version FROM schema_migrations";
+            await using var reader = await query.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) done.Add(reader.GetInt32(0));
+        }
+
+        var count = 0;
+        foreach (var migration in Migration.For("Sqlite"))
+        {
+            if (done.Contains(migration.Version)) continue;
+            // BEGIN IMMEDIATE: two processes starting at once cannot both apply the same migration.
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            if (Scalar(connection, transaction, $"SELECT COUNT(*) FROM schema_migrations WHERE version = {migration.Version.ToString(CultureInfo.InvariantCulture)}") > 0) continue;
+            Execute(connection, transaction, migration.Sql);
+            await using (var record = connection.CreateCommand())
+            {
+                record.Transaction = transaction;
+                record.CommandText = "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($v, $n, $t)";
+                record.Parameters.AddWithValue("$v", migration.Version);
+                record.Parameters.AddWithValue("$n", migration.Name);
+                record.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>Schema versions applied, for /health/ready and `tern doctor`.</summary>
+    public async Task<int> SchemaVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return (int)Scalar(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    }
+
+    /// <summary>A pooled connection with Tern's pragmas applied.</summary>
+    public async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var synchronous = _options.Synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL";
+            Execute(connection, null,
+                $"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{_options.CacheKiB.ToString(CultureInfo.InvariantCulture)};");
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    internal static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+#pragma warning disable CA2100 // Only migration files and constants reach here.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        command.ExecuteNonQuery();
+    }
+
+    internal static long Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+#pragma warning disable CA2100 // Only constants reach here.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null) await _writer.DisposeAsync().ConfigureAwait(false);
+        _writer = null;
+    }
+}

@@ -1,0 +1,24 @@
+namespace Tern.Storage;
+
+public enum SqliteSynchronous
+{
+    /// <summary>WAL + NORMAL: a commit survives a process crash (kill -9); the last commits can be lost on power failure.</summary>
+    Normal,
+
+    /// <summary>WAL + FULL: every commit is fsynced; survives power failure, slower.</summary>
+    Full,
+}
+
+public sealed class StorageOptions
+{
+    /// <summary>Path of the SQLite database file.</summary>
+    public string Path { get; set; } = "./data/tern.db";
+
+    public SqliteSynchronous Synchronous { get; set; } = SqliteSynchronous.Normal;
+
+    /// <summary>Page cache per connection, in KiB (SQLite's default is 2000).</summary>
+    public int CacheKiB { get; set; } = 2048;
+
+    /// <summary>Write requests waiting for the writer before callers wait.</summary>
+    public int WriteQueue { get; set; } = 4096;
+}

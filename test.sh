@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from a clean checkout and ends with one line: "N passed, N failed, N skipped".
+# Installs what the tests need on a fresh Debian machine with the .NET SDK (run as root, or with sudo).
+set -uo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+RESULTS="$ROOT/artifacts/test-results"
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+need_packages=()
+command -v curl >/dev/null 2>&1 || need_packages+=(curl)
+command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_packages[@]}" >/dev/null
+fi
+
+if ! dotnet build Tern.slnx -c Release -warnaserror -nologo -v quiet; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+test_rc=0
+for project in tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  # One run per project so each writes its own results file.
+  dotnet test "$project" -c Release --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+    --results-directory "$RESULTS" -- RunConfiguration.TreatNoTestsAsError=true || test_rc=$?
+done
+
+passed=0; failed=0; skipped=0; files=0
+for trx in "$RESULTS"/*.trx; do
+  [ -f "$trx" ] || continue
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+
+if [ "$files" -eq 0 ]; then
+  echo "no test results were written"
+  failed=$((failed + 1))
+fi
+if [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The runner failed without a failing test (a crashed test host): count it, never report green.
+  failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

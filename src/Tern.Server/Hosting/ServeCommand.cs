@@ -137,7 +137,8 @@ internal static class ServeCommand
         var report = new ReadyReport(
             ready ? "ready" : "not_ready", databaseState, dispatcher.Running, engine.Running,
             inbox.PendingCount, outbox.PendingCount, dispatcher.Queued, dispatcher.Capacity, engine.InFlight,
-            counters.Received, counters.Delivered, counters.Failed, counters.Retried, error);
+            counters.Received, counters.Delivered, counters.Failed, counters.Retried,
+            GC.GetTotalMemory(forceFullCollection: false), Environment.WorkingSet, error);
         return Results.Json(report, ServerJsonContext.Default.ReadyReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 }

@@ -18,6 +18,8 @@ public sealed record ReadyReport(
     long Delivered,
     long Failed,
     long Retried,
+    long ManagedHeapBytes,
+    long WorkingSetBytes,
     string? Error);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Tern.Channels.Http;
 using Tern.Core.Catalog;
+using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 
 namespace Tern.Channels.Webhook;
@@ -11,7 +12,8 @@ namespace Tern.Channels.Webhook;
 /// <c>POST /hooks/webhook/{channelId}</c>: checks, parses and commits an inbound message, and answers
 /// 2xx only after the commit. Nothing is stored for a rejected request.
 /// </summary>
-public sealed class WebhookIngress(IInboxStore inbox, CatalogCache catalog, IngressGate gate, IngressOptions options, PipelineCounters counters, TimeProvider time)
+public sealed class WebhookIngress(
+    IInboxStore inbox, CatalogCache catalog, IngressGate gate, RecentInboundIds recent, IngressOptions options, PipelineCounters counters, TimeProvider time)
 {
     public async Task<IResult> HandleAsync(string channelId, HttpContext context)
     {
@@ -62,6 +64,14 @@ public sealed class WebhookIngress(IInboxStore inbox, CatalogCache catalog, Ingr
             var envelope = InboundMessageParser.Parse(body, channel.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), errors);
             if (envelope is null) return Results.ValidationProblem(errors, title: "The message is not valid");
 
+            // A redelivery seen a moment ago is answered from memory, without a trip to the database.
+            if (recent.TryGet(envelope.ChannelId, envelope.PlatformId, out var knownSeq))
+            {
+                counters.OnReceived(duplicate: true);
+                return Results.Json(new AcceptedMessage(knownSeq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, Duplicate: true),
+                    ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK);
+            }
+
             if (gate.RefusalReason() is { } reason)
             {
                 context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
@@ -70,6 +80,7 @@ public sealed class WebhookIngress(IInboxStore inbox, CatalogCache catalog, Ingr
 
             var result = await inbox.AppendAsync(envelope, cancellationToken).ConfigureAwait(false);
             counters.OnReceived(result.Duplicate);
+            recent.Remember(envelope.ChannelId, envelope.PlatformId, result.Seq);
             var accepted = new AcceptedMessage(result.Seq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, result.Duplicate);
             return result.Duplicate
                 ? Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK)

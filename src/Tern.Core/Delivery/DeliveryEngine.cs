@@ -60,7 +60,22 @@ public sealed partial class DeliveryEngine
     public IReadOnlyDictionary<string, DateTimeOffset> ParkedChannels =>
         _parkedUntil.Where(p => p.Value > NowMs).ToDictionary(p => p.Key, p => DateTimeOffset.FromUnixTimeMilliseconds(p.Value), StringComparer.Ordinal);
 
+    /// <summary>Channels parked right now (bounded by the number of channels).</summary>
+    public int ParkedCount => _parkedUntil.Count;
+
     private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Forgets cooldowns that are over (the scheduler's expiry job); returns how many.</summary>
+    public int ExpireCooldowns()
+    {
+        var now = NowMs;
+        var removed = 0;
+        foreach (var (channelId, until) in _parkedUntil)
+        {
+            if (until <= now && _parkedUntil.TryRemove(channelId, out _)) removed++;
+        }
+        return removed;
+    }
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Tern.Channels.Webhook;
 using Tern.Core.Delivery;
+using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Storage;
 
@@ -18,12 +19,21 @@ public sealed class TernOptions
     public required long MaxBacklog { get; init; }
     public required TimeSpan ShutdownTimeout { get; init; }
     public required TimeSpan CatalogRefresh { get; init; }
+    public required MemoryPlan Memory { get; init; }
+    public required MemoryMonitorOptions Monitor { get; init; }
+    public required int MaxRestartsPerHour { get; init; }
+    public required int DedupCapacity { get; init; }
+    public required TimeSpan RetainFinished { get; init; }
+    public required TimeSpan RetentionInterval { get; init; }
+    public required TimeSpan StatsInterval { get; init; }
+    public required LogFileOptions? LogFile { get; init; }
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
     public static TernOptions Read(IConfiguration configuration)
     {
         var s = new SettingReader(configuration);
         var ms = TimeSpan.FromMilliseconds(1);
+        var plan = ReadPlan(s);
         var shutdown = s.Duration("Tern:Shutdown:Timeout", TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
         var options = new TernOptions
         {
@@ -32,21 +42,21 @@ public sealed class TernOptions
             {
                 Path = s.Text("Tern:Storage:Path", "./data/tern.db"),
                 Synchronous = s.Enum("Tern:Storage:Synchronous", SqliteSynchronous.Normal),
-                CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", 2L << 20, 64L << 10, 1L << 30) / 1024),
-                WriteQueue = s.WholeNumber("Tern:Storage:WriteQueue", 4096, 16, 1_000_000),
+                CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", plan.SqliteCacheBytes, 64L << 10, 1L << 30) / 1024),
+                WriteQueue = s.WholeNumber("Tern:Storage:WriteQueue", plan.WriteQueue, 16, 1_000_000),
             },
             Dispatcher = new DispatcherOptions
             {
-                Capacity = s.WholeNumber("Tern:Dispatcher:Capacity", 256, 1, 1_000_000),
-                Workers = s.WholeNumber("Tern:Dispatcher:Workers", 2, 1, 64),
+                Capacity = s.WholeNumber("Tern:Dispatcher:Capacity", plan.DispatchCapacity, 1, 1_000_000),
+                Workers = s.WholeNumber("Tern:Dispatcher:Workers", plan.DispatchWorkers, 1, 64),
                 PageSize = s.WholeNumber("Tern:Dispatcher:PageSize", 256, 1, 10_000),
                 BatchSize = s.WholeNumber("Tern:Dispatcher:BatchSize", 128, 1, 10_000),
             },
             Delivery = new DeliveryOptions
             {
-                Concurrency = s.WholeNumber("Tern:Sender:Concurrency", 16, 1, 1024),
-                PerChannelConcurrency = s.WholeNumber("Tern:Sender:PerChannelConcurrency", 8, 1, 1024),
-                LaneBatch = s.WholeNumber("Tern:Sender:LaneBatch", 32, 1, 10_000),
+                Concurrency = s.WholeNumber("Tern:Sender:Concurrency", plan.SenderConcurrency, 1, 1024),
+                PerChannelConcurrency = s.WholeNumber("Tern:Sender:PerChannelConcurrency", plan.PerChannelConcurrency, 1, 1024),
+                LaneBatch = s.WholeNumber("Tern:Sender:LaneBatch", plan.LaneBatch, 1, 10_000),
                 BackoffBase = s.Duration("Tern:Sender:BackoffBase", TimeSpan.FromSeconds(1), ms, TimeSpan.FromHours(1)),
                 BackoffMax = s.Duration("Tern:Sender:BackoffMax", TimeSpan.FromMinutes(5), ms, TimeSpan.FromDays(1)),
                 ParkAfterFailures = s.WholeNumber("Tern:Sender:ParkAfterFailures", 10, 1, 1_000_000),
@@ -64,6 +74,19 @@ public sealed class TernOptions
             MaxBacklog = s.WholeNumber("Tern:Ingress:MaxBacklog", 1_000_000, 1, int.MaxValue),
             ShutdownTimeout = shutdown,
             CatalogRefresh = s.Duration("Tern:Catalog:RefreshInterval", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
+            Memory = plan,
+            Monitor = new MemoryMonitorOptions
+            {
+                SampleInterval = s.Duration("Tern:Memory:SampleInterval", TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)),
+                TrimFraction = s.WholeNumber("Tern:Memory:TrimPercent", 50, 0, 100) / 100.0,
+                CriticalRepeat = s.Duration("Tern:Memory:CriticalRepeat", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            },
+            MaxRestartsPerHour = s.WholeNumber("Tern:Memory:MaxRestartsPerHour", 2, 0, 60),
+            DedupCapacity = s.WholeNumber("Tern:Memory:DedupCapacity", plan.DedupCapacity, 1, 10_000_000),
+            RetainFinished = s.Duration("Tern:Retention:FinishedRows", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650)),
+            RetentionInterval = s.Duration("Tern:Retention:Interval", TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            StatsInterval = s.Duration("Tern:Logging:StatsInterval", TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            LogFile = LogFileOptions.Read(s),
         };
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
@@ -71,5 +94,20 @@ public sealed class TernOptions
         }
         s.RejectUnknown("Tern");
         return options;
+    }
+
+    /// <summary>The budget and everything derived from it; explicitly set values above override the derived defaults.</summary>
+    private static MemoryPlan ReadPlan(SettingReader s)
+    {
+        long? configured = s.OptionalString("Tern:Memory:Budget") is null ? null : s.Size("Tern:Memory:Budget", 0, MemoryBudget.Minimum, 1L << 40);
+        var profile = s.Enum("Tern:Profile", Profile.Lite);
+        var warning = s.WholeNumber("Tern:Memory:WarningPercent", 70, 10, 99);
+        var critical = s.WholeNumber("Tern:Memory:CriticalPercent", 85, 10, 99);
+        var restart = s.WholeNumber("Tern:Memory:RestartPercent", 95, 10, 100);
+        if (!(warning < critical && critical < restart))
+        {
+            throw new ConfigurationException("Tern:Memory:CriticalPercent", $"thresholds must rise: warning {warning} < critical {critical} < restart {restart}");
+        }
+        return MemoryPlan.Derive(MemoryBudget.Resolve(configured), profile, warning, critical, restart);
     }
 }

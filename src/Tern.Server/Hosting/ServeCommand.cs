@@ -10,8 +10,11 @@ using Tern.Channels;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
+using Tern.Core.Memory;
 using Tern.Core.Pipeline;
+using Tern.Core.Scheduling;
 using Tern.Server.Configuration;
+using Tern.Server.Endpoints;
 using Tern.Storage.Sqlite;
 
 namespace Tern.Server.Hosting;
@@ -72,8 +75,34 @@ internal static class ServeCommand
             Timeout = Timeout.InfiniteTimeSpan,
         };
 
+        var runtime = new SqliteRuntimeStore(database);
+        var exitCode = new ExitCode();
+        var registry = new BoundedRegistry();
+        var recent = new RecentInboundIds(options.DedupCapacity, TimeProvider.System);
+        registry.Register(recent.Cache);
+        registry.Register(new QueueGauge("write-queue", () => database.WriteQueued, () => database.WriteQueueCapacity));
+
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(registry);
+        services.AddSingleton(recent);
+        services.AddSingleton(exitCode);
+        services.AddSingleton(options.Memory);
+        services.AddSingleton(options.Monitor);
+        services.AddSingleton<IMemoryReader, ProcessMemoryReader>();
+        services.AddSingleton(sp => new RestartCoordinator(
+            runtime, options.MaxRestartsPerHour, PressureActions.ExitVia(sp.GetRequiredService<IHostApplicationLifetime>(), exitCode),
+            TimeProvider.System, sp.GetRequiredService<ILogger<RestartCoordinator>>()));
+        services.AddSingleton<IPressureActions, PressureActions>();
+        services.AddSingleton<MemoryMonitor>();
+        services.AddSingleton(sp => new JobScheduler(
+            runtime,
+            MaintenanceJobs.Create(options, runtime, runtime, registry, sp.GetRequiredService<DeliveryEngine>(), sp.GetRequiredService<MemoryMonitor>(),
+                inbox, outbox, sp.GetRequiredService<PipelineCounters>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Scheduler")).ToArray(),
+            $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}",
+            TimeProvider.System,
+            sp.GetRequiredService<ILogger<JobScheduler>>()));
+        services.AddSingleton<OpsState>();
         services.AddSingleton(database);
         services.AddSingleton<IInboxStore>(inbox);
         services.AddSingleton<IOutboxStore>(outbox);
@@ -84,20 +113,27 @@ internal static class ServeCommand
         services.AddSingleton(options.Dispatcher);
         services.AddSingleton(options.Delivery);
         services.AddSingleton(options.Ingress);
-        services.AddSingleton(new IngressGate(inbox, outbox, options.MaxBacklog));
+        services.AddSingleton(sp => new IngressGate(inbox, outbox, options.MaxBacklog, sp.GetRequiredService<RestartCoordinator>()));
         services.AddSingleton<IChannelSender>(new WebhookSender(http, options.SendTimeout, TimeProvider.System));
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<DeliveryEngine>();
         services.AddSingleton<WebhookIngress>();
         services.AddHostedService<DispatcherService>();
         services.AddHostedService<DeliveryService>();
+        services.AddHostedService<MemoryMonitorService>();
+        services.AddHostedService<SchedulerService>();
 
         var app = builder.Build();
+        var dispatcher = app.Services.GetRequiredService<Dispatcher>();
+        registry.Register(new QueueGauge("dispatch", () => dispatcher.Queued, () => dispatcher.Capacity));
+        var engine = app.Services.GetRequiredService<DeliveryEngine>();
+        registry.Register(new QueueGauge("cooldowns", () => engine.ParkedCount, () => Math.Max(1, catalog.Current.Channels.Count)));
         MapEndpoints(app);
+        OpsEndpoints.Map(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern");
-        logger.LogInformation("tern listening on {Url}; database {Path}; {Inbox} inbox and {Outbox} outbox rows pending",
-            options.Url.GetLeftPart(UriPartial.Authority), database.Path, inbox.PendingCount, outbox.PendingCount);
+        logger.LogInformation("tern listening on {Url}; database {Path}; {Inbox} inbox and {Outbox} outbox rows pending; memory budget {Budget}",
+            options.Url.GetLeftPart(UriPartial.Authority), database.Path, inbox.PendingCount, outbox.PendingCount, options.Memory.Budget);
         try
         {
             await app.RunAsync().ConfigureAwait(false);
@@ -107,8 +143,8 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"tern: Tern:Http:Url: cannot listen on {options.Url}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
-        logger.LogInformation("tern stopped cleanly");
-        return 0;
+        logger.LogInformation("tern stopped (exit code {ExitCode})", exitCode.Code);
+        return exitCode.Code;
     }
 
     private static void MapEndpoints(WebApplication app)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Tern.Server.Endpoints;
 
 namespace Tern.Server.Hosting;
 
@@ -25,4 +26,5 @@ public sealed record ReadyReport(
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AliveReport))]
 [JsonSerializable(typeof(ReadyReport))]
+[JsonSerializable(typeof(MemoryReport))]
 public sealed partial class ServerJsonContext : JsonSerializerContext;

@@ -24,6 +24,12 @@ public sealed class SqliteDatabase : IAsyncDisposable
 
     internal SqliteWriter Writer => _writer ?? throw new InvalidOperationException("The database is not open for writing; call OpenAsync.");
 
+    /// <summary>Write requests waiting for the writer.</summary>
+    public int WriteQueued => _writer?.Queued ?? 0;
+
+    /// <summary>The writer's queue bound.</summary>
+    public int WriteQueueCapacity => _options.WriteQueue;
+
     /// <summary>Write batches committed so far, and the requests they carried (group commit at work).</summary>
     public (long Batches, long Requests) WriteStats => _writer is null ? (0, 0) : (_writer.Batches, _writer.Requests);
 
@@ -57,6 +63,8 @@ public sealed class SqliteDatabase : IAsyncDisposable
     public async Task<int> MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // Incremental vacuum must be chosen before the first table exists; retention then hands pages back.
+        if (Scalar(connection, null, "SELECT COUNT(*) FROM sqlite_master") == 0) Execute(connection, null, "PRAGMA auto_vacuum = INCREMENTAL");
         Execute(connection, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
         var done = new HashSet<int>();
         await using (var query = connection.CreateCommand())

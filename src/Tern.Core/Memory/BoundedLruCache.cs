@@ -1,0 +1,159 @@
+namespace Tern.Core.Memory;
+
+/// <summary>
+/// A least-recently-used map with a hard capacity and an optional time-to-live. Adding past the
+/// capacity evicts the least recently used entry; every eviction (capacity, expiry, trim) is counted.
+/// One lock: entries are tiny and operations O(1), so contention is not worth a fancier design.
+/// </summary>
+public sealed class BoundedLruCache<TKey, TValue> : IBoundedStructure, IExpiring where TKey : notnull
+{
+    private readonly Dictionary<TKey, LinkedListNode<Entry>> _map;
+    private readonly LinkedList<Entry> _order = new();
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private readonly long _ttlTicks;
+    private int _capacity;
+    private long _evictions;
+    private long _hits;
+    private long _misses;
+
+    public BoundedLruCache(string name, int capacity, TimeSpan? timeToLive = null, TimeProvider? time = null, IEqualityComparer<TKey>? comparer = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Name = name;
+        _capacity = capacity;
+        _time = time ?? TimeProvider.System;
+        _ttlTicks = timeToLive is { } ttl ? (long)(ttl.TotalSeconds * _time.TimestampFrequency) : 0;
+        _map = new Dictionary<TKey, LinkedListNode<Entry>>(comparer);
+    }
+
+    public string Name { get; }
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock) return _map.Count;
+        }
+    }
+
+    public int Capacity => Volatile.Read(ref _capacity);
+
+    public long Evictions => Interlocked.Read(ref _evictions);
+
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public bool TryGet(TKey key, out TValue value)
+    {
+        lock (_lock)
+        {
+            if (_map.TryGetValue(key, out var node))
+            {
+                if (_ttlTicks > 0 && _time.GetTimestamp() - node.Value.Stamp > _ttlTicks)
+                {
+                    Remove(node);
+                    _evictions++;
+                }
+                else
+                {
+                    _order.Remove(node);
+                    _order.AddFirst(node);
+                    _hits++;
+                    value = node.Value.Value;
+                    return true;
+                }
+            }
+            _misses++;
+            value = default!;
+            return false;
+        }
+    }
+
+    public void Set(TKey key, TValue value)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            if (_map.TryGetValue(key, out var node))
+            {
+                node.Value = new Entry(key, value, now);
+                _order.Remove(node);
+                _order.AddFirst(node);
+                return;
+            }
+            while (_map.Count >= _capacity) EvictOldest();
+            _map[key] = _order.AddFirst(new Entry(key, value, now));
+        }
+    }
+
+    public bool Remove(TKey key)
+    {
+        lock (_lock)
+        {
+            if (!_map.TryGetValue(key, out var node)) return false;
+            Remove(node);
+            return true;
+        }
+    }
+
+    /// <summary>Drops expired entries (the scheduler's TTL cleanup); returns how many.</summary>
+    public int RemoveExpired()
+    {
+        if (_ttlTicks == 0) return 0;
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            var removed = 0;
+            // Oldest-touched entries are at the back; stop at the first one still fresh.
+            while (_order.Last is { } last && now - last.Value.Stamp > _ttlTicks)
+            {
+                Remove(last);
+                removed++;
+            }
+            _evictions += removed;
+            return removed;
+        }
+    }
+
+    public int Trim(double fraction)
+    {
+        lock (_lock)
+        {
+            var target = (int)(_capacity * Math.Clamp(fraction, 0, 1));
+            var removed = 0;
+            while (_map.Count > target)
+            {
+                EvictOldest();
+                removed++;
+            }
+            return removed;
+        }
+    }
+
+    /// <summary>Changes the bound (pressure relief or a new plan); shrinking evicts at once.</summary>
+    public void Resize(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        lock (_lock)
+        {
+            _capacity = capacity;
+            while (_map.Count > _capacity) EvictOldest();
+        }
+    }
+
+    private void EvictOldest()
+    {
+        Remove(_order.Last!);
+        _evictions++;
+    }
+
+    private void Remove(LinkedListNode<Entry> node)
+    {
+        _order.Remove(node);
+        _map.Remove(node.Value.Key);
+    }
+
+    private record struct Entry(TKey Key, TValue Value, long Stamp);
+}

@@ -1,0 +1,24 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Tern.Core.Memory;
+
+namespace Tern.Server.Hosting;
+
+/// <summary>The host's side of memory pressure: pools to shrink, and how to exit for a restart.</summary>
+internal sealed class PressureActions(RestartCoordinator restarts) : IPressureActions
+{
+    public void ShrinkPools() =>
+        // Idle pooled SQLite connections each hold a page cache; they are reopened on demand.
+        SqliteConnection.ClearAllPools();
+
+    public Task OnRestartLevelAsync(CancellationToken cancellationToken) => restarts.OnRestartLevelAsync(cancellationToken);
+
+    public void OnRelieved() => restarts.OnRelieved();
+
+    /// <summary>What <see cref="RestartCoordinator"/> calls to leave: a graceful stop with a distinct exit code.</summary>
+    public static Action<int> ExitVia(IHostApplicationLifetime lifetime, ExitCode exitCode) => code =>
+    {
+        exitCode.Set(code);
+        lifetime.StopApplication();
+    };
+}

@@ -45,6 +45,8 @@ public static class Program
                             ? await CatalogCommands.ChannelsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
                             : await CatalogCommands.RoutesAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
+                case "plan":
+                    return PlanCommand.Run(line, Console.Out);
                 case "help":
                 case "--help":
                 case "-h":
@@ -94,6 +96,8 @@ public static class Program
           tern channels list | remove --id ID
           tern routes add --id ID --from CHANNEL [--chats A,B] --to CHANNEL[:CHAT] [--to …]
           tern routes list | remove --id ID
+          tern plan --ram 512M [--profile lite|standard] [--budget 200M]
+                                           print the memory budget, derived sizes and a sizing table
           tern version
 
         settings (any command): --Tern:Key=value, TERN__Key=value in the environment, or appsettings.json;

@@ -22,7 +22,6 @@ public sealed partial class Dispatcher
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Channel<InboxItem>[] _partitions;
-    private long _rewindTo = long.MaxValue;
 
     public Dispatcher(IInboxStore inbox, IOutboxStore outbox, CatalogCache catalog, DispatcherOptions options, PipelineCounters counters, TimeProvider time, ILogger<Dispatcher> logger)
     {
@@ -81,9 +80,6 @@ public sealed partial class Dispatcher
         long cursor = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var rewind = Interlocked.Exchange(ref _rewindTo, long.MaxValue);
-            if (rewind < cursor) cursor = rewind;
-
             IReadOnlyList<InboxItem> page;
             try
             {
@@ -127,7 +123,11 @@ public sealed partial class Dispatcher
                 batch.Clear();
                 while (batch.Count < _options.BatchSize && reader.TryRead(out var item)) batch.Add(item);
                 if (batch.Count == 0) continue;
-                await RouteBatchAsync(batch, seqs, deliveries, scratch, stoppingToken).ConfigureAwait(false);
+                // A failed batch is retried in place until it commits (or the dispatcher stops): moving on to the
+                // messages queued behind it would route a chat's later messages before its earlier ones.
+                while (!await RouteBatchAsync(batch, seqs, deliveries, scratch, stoppingToken).ConfigureAwait(false))
+                {
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -136,7 +136,8 @@ public sealed partial class Dispatcher
         }
     }
 
-    private async Task RouteBatchAsync(List<InboxItem> batch, List<long> seqs, List<NewDelivery> deliveries, ArrayBufferWriter<byte> scratch, CancellationToken stoppingToken)
+    /// <summary>Routes and commits one batch; false when the commit failed and the same batch must be tried again.</summary>
+    private async Task<bool> RouteBatchAsync(List<InboxItem> batch, List<long> seqs, List<NewDelivery> deliveries, ArrayBufferWriter<byte> scratch, CancellationToken stoppingToken)
     {
         seqs.Clear();
         deliveries.Clear();
@@ -152,19 +153,14 @@ public sealed partial class Dispatcher
             // Not cancellable: once routed, the commit should land; it is short.
             await _outbox.CommitRoutedAsync(seqs, deliveries, CancellationToken.None).ConfigureAwait(false);
             _counters.OnRouted(batch.Count);
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // The rows are still pending on disk (routing them twice is a no-op), so retrying is safe.
             LogRouteFailed(ex, batch.Count);
-            // The rows are still pending on disk; have the reader come back for them.
-            var first = batch[0].Seq - 1;
-            long seen;
-            do
-            {
-                seen = Interlocked.Read(ref _rewindTo);
-            }
-            while (first < seen && Interlocked.CompareExchange(ref _rewindTo, first, seen) != seen);
             await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken).ConfigureAwait(false);
+            return false;
         }
     }
 

@@ -15,6 +15,7 @@ using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
 using Tern.Server.Configuration;
 using Tern.Server.Endpoints;
+using Tern.Server.Logging;
 using Tern.Storage.Sqlite;
 
 namespace Tern.Server.Hosting;
@@ -45,6 +46,8 @@ internal static class ServeCommand
             console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        using var logFile = options.LogFile is null ? null : new RollingFileLoggerProvider(options.LogFile);
+        if (logFile is not null) builder.Logging.AddProvider(logFile);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
@@ -81,6 +84,7 @@ internal static class ServeCommand
         var recent = new RecentInboundIds(options.DedupCapacity, TimeProvider.System);
         registry.Register(recent.Cache);
         registry.Register(new QueueGauge("write-queue", () => database.WriteQueued, () => database.WriteQueueCapacity));
+        if (logFile is not null) registry.Register(logFile);
 
         var services = builder.Services;
         services.AddSingleton(options);

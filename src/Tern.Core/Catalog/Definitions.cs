@@ -14,11 +14,20 @@ public static class ChannelTypes
 /// <param name="Secret">Shared secret for signatures; never logged or shown.</param>
 /// <param name="Url">Outbound target (webhook channels).</param>
 /// <param name="MaxConcurrency">Deliveries in flight to this channel at once; null takes the sender default.</param>
-public sealed record ChannelDefinition(string Id, string Type, string? Secret, Uri? Url, int? MaxConcurrency)
+/// <param name="TenantId">The tenant that owns it (<see cref="Tenants.Default"/> for operator-made channels).</param>
+/// <param name="SettingsJson">Platform-specific settings as a JSON object (e.g. a bot token); may hold secrets, never shown.</param>
+public sealed record ChannelDefinition(
+    string Id, string Type, string? Secret, Uri? Url, int? MaxConcurrency, string TenantId = Tenants.Default, string? SettingsJson = null)
 {
     /// <summary>Secrets stay out of logs even when a record is printed.</summary>
     public override string ToString() =>
-        $"ChannelDefinition {{ Id = {Id}, Type = {Type}, Secret = {(Secret is null ? "none" : "***")}, Url = {Url}, MaxConcurrency = {MaxConcurrency} }}";
+        $"ChannelDefinition {{ Id = {Id}, Type = {Type}, Tenant = {TenantId}, Secret = {(Secret is null ? "none" : "***")}, Url = {Url}, MaxConcurrency = {MaxConcurrency}, Settings = {(SettingsJson is null ? "none" : "***")} }}";
+}
+
+/// <summary>Tenant ids. Channels and routes made by the operator (CLI) belong to the default tenant.</summary>
+public static class Tenants
+{
+    public const string Default = "default";
 }
 
 /// <summary>Where a route sends a copy.</summary>
@@ -43,12 +52,15 @@ public sealed record Destination(string ChannelId, string? Chat)
 }
 
 /// <summary>Routes messages from a source channel (optionally some chats only) to destinations.</summary>
+/// <param name="OptionsJson">Platform-specific routing options (filters, transforms, copy or forward) as a JSON object.</param>
 public sealed record RouteDefinition(
     string Id,
     string SourceChannel,
     IReadOnlyList<string>? SourceChats,
     IReadOnlyList<Destination> Destinations,
-    bool Enabled = true)
+    bool Enabled = true,
+    string TenantId = Tenants.Default,
+    string? OptionsJson = null)
 {
     public bool Matches(string channelId, string chat) =>
         Enabled

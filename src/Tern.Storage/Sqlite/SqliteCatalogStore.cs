@@ -28,7 +28,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = "SELECT id, type, secret, url, max_concurrency FROM channels ORDER BY id";
+            command.CommandText = "SELECT id, type, secret, url, max_concurrency, tenant_id, settings FROM channels ORDER BY id";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -37,7 +37,9 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
                     reader.GetString(1),
                     SqliteInboxStore.NullableString(reader, 2),
                     reader.IsDBNull(3) ? null : new Uri(reader.GetString(3)),
-                    reader.IsDBNull(4) ? null : reader.GetInt32(4)));
+                    reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                    reader.GetString(5),
+                    SqliteInboxStore.NullableString(reader, 6)));
             }
         }
 
@@ -45,7 +47,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = "SELECT id, source_channel, source_chats, destinations, enabled FROM routes ORDER BY id";
+            command.CommandText = "SELECT id, source_channel, source_chats, destinations, enabled, tenant_id, options FROM routes ORDER BY id";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -53,7 +55,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
                 var destinations = CatalogJson.ReadStrings(reader.GetString(3))
                     .Select(d => Destination.TryParse(d, out var parsed) ? parsed : throw new InvalidDataException($"Route '{reader.GetString(0)}' has a bad destination '{d}'"))
                     .ToArray();
-                routes.Add(new RouteDefinition(reader.GetString(0), reader.GetString(1), chats, destinations, reader.GetInt64(4) != 0));
+                routes.Add(new RouteDefinition(reader.GetString(0), reader.GetString(1), chats, destinations, reader.GetInt64(4) != 0,
+                    reader.GetString(5), SqliteInboxStore.NullableString(reader, 6)));
             }
         }
         return new CatalogSnapshot(version, channels, routes);
@@ -61,7 +64,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
 
     public Task<bool> AddChannelAsync(ChannelDefinition channel, CancellationToken cancellationToken) =>
         ChangeAsync(
-            "INSERT INTO channels (id, type, secret, url, max_concurrency, created_at) VALUES ($id, $type, $secret, $url, $max, $now) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO channels (id, type, secret, url, max_concurrency, tenant_id, settings, created_at) " +
+            "VALUES ($id, $type, $secret, $url, $max, $tenant, $settings, $now) ON CONFLICT (id) DO NOTHING",
             command =>
             {
                 command.Parameters.AddWithValue("$id", channel.Id);
@@ -69,6 +73,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
                 command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
                 command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
                 command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
+                command.Parameters.AddWithValue("$tenant", channel.TenantId);
+                command.Parameters.AddWithValue("$settings", (object?)channel.SettingsJson ?? DBNull.Value);
                 command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             },
             cancellationToken);
@@ -78,7 +84,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
 
     public Task<bool> AddRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
         ChangeAsync(
-            "INSERT INTO routes (id, source_channel, source_chats, destinations, enabled, created_at) VALUES ($id, $source, $chats, $destinations, $enabled, $now) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO routes (id, source_channel, source_chats, destinations, enabled, tenant_id, options, created_at) " +
+            "VALUES ($id, $source, $chats, $destinations, $enabled, $tenant, $options, $now) ON CONFLICT (id) DO NOTHING",
             command =>
             {
                 command.Parameters.AddWithValue("$id", route.Id);
@@ -86,6 +93,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
                 command.Parameters.AddWithValue("$chats", route.SourceChats is { Count: > 0 } chats ? CatalogJson.WriteStrings(chats) : DBNull.Value);
                 command.Parameters.AddWithValue("$destinations", CatalogJson.WriteStrings(route.Destinations.Select(d => d.ToString()).ToArray()));
                 command.Parameters.AddWithValue("$enabled", route.Enabled ? 1 : 0);
+                command.Parameters.AddWithValue("$tenant", route.TenantId);
+                command.Parameters.AddWithValue("$options", (object?)route.OptionsJson ?? DBNull.Value);
                 command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             },
             cancellationToken);

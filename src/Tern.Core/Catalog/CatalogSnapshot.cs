@@ -6,6 +6,7 @@ namespace Tern.Core.Catalog;
 public sealed class CatalogSnapshot
 {
     private readonly FrozenDictionary<string, RouteDefinition[]> _routesBySource;
+    private readonly FrozenDictionary<string, ChannelDefinition[]> _subscriptionsByTenantEvent;
 
     public CatalogSnapshot(long version, IEnumerable<ChannelDefinition> channels, IEnumerable<RouteDefinition> routes)
     {
@@ -16,6 +17,25 @@ public sealed class CatalogSnapshot
             .Where(r => r.Enabled)
             .GroupBy(r => r.SourceChannel, StringComparer.Ordinal)
             .ToFrozenDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        _subscriptionsByTenantEvent = Channels.Values
+            .Where(c => c.Type == ChannelTypes.TenantWebhook)
+            .SelectMany(c => SubscribedEvents(c).Select(e => (Key: c.TenantId + "\n" + e, Channel: c)))
+            .GroupBy(p => p.Key, StringComparer.Ordinal)
+            .ToFrozenDictionary(g => g.Key, g => g.Select(p => p.Channel).OrderBy(c => c.Id, StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
+    }
+
+    /// <summary>The tenant's webhook subscriptions that want <paramref name="eventType"/>.</summary>
+    public ChannelDefinition[] Subscriptions(string tenantId, string eventType) =>
+        _subscriptionsByTenantEvent.TryGetValue(tenantId + "\n" + eventType, out var subscriptions) ? subscriptions : [];
+
+    /// <summary>A subscription's event types: its settings are a JSON array of them.</summary>
+    public static IReadOnlyList<string> SubscribedEvents(ChannelDefinition subscription)
+    {
+        if (subscription.SettingsJson is null) return [];
+        using var document = System.Text.Json.JsonDocument.Parse(subscription.SettingsJson);
+        return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Array
+            ? document.RootElement.EnumerateArray().Select(e => e.GetString() ?? "").Where(e => e.Length > 0).ToArray()
+            : [];
     }
 
     public static CatalogSnapshot Empty { get; } = new(0, [], []);

@@ -5,7 +5,14 @@ public static class ChannelTypes
 {
     public const string Webhook = "webhook";
 
+    /// <summary>A tenant's webhook subscription for events; made through the API, not the CLI.</summary>
+    public const string TenantWebhook = "tenant-webhook";
+
+    /// <summary>Types an operator or tenant can create as a channel.</summary>
     public static bool IsKnown(string type) => type == Webhook;
+
+    /// <summary>Lane channel id of a webhook subscription: '~' cannot occur in a channel id, so the two never collide.</summary>
+    public static string SubscriptionChannelId(string subscriptionId) => "~webhook." + subscriptionId;
 }
 
 /// <summary>A configured channel: where messages come from and go to.</summary>

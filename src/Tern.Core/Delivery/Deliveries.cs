@@ -3,11 +3,42 @@ namespace Tern.Core.Delivery;
 /// <summary>A destination chat of a channel: deliveries in a lane go out in order, one at a time.</summary>
 public readonly record struct Lane(string ChannelId, string Chat);
 
-/// <summary>A delivery the router wants written.</summary>
-public sealed record NewDelivery(long InboxSeq, string RouteId, string ChannelId, string Chat, string Payload, long CreatedAtMs);
+public enum DeliveryKind
+{
+    /// <summary>A message to a chat of a channel.</summary>
+    Message = 0,
+
+    /// <summary>A tenant event to a webhook subscription.</summary>
+    Event = 1,
+}
+
+/// <summary>A delivery to be written: routed from the inbox, sent through the API, or a tenant event.</summary>
+/// <param name="InboxSeq">The inbox message it was routed from; null for API sends and events.</param>
+/// <param name="RouteId">The route that made it; null for API sends and events.</param>
+/// <param name="ChannelId">Destination channel (for events, the subscription's lane channel).</param>
+/// <param name="Chat">Destination chat (for events, the message the event is about, so its events stay in order).</param>
+/// <param name="Payload">JSON body.</param>
+/// <param name="CreatedAtMs">Unix milliseconds.</param>
+/// <param name="Kind">Message or tenant event.</param>
+/// <param name="TenantId">Owner, for API sends and events.</param>
+/// <param name="IdempotencyKey">An API client's key: the same key returns the same message.</param>
+public sealed record NewDelivery(
+    long? InboxSeq,
+    string? RouteId,
+    string ChannelId,
+    string Chat,
+    string Payload,
+    long CreatedAtMs,
+    DeliveryKind Kind = DeliveryKind.Message,
+    string? TenantId = null,
+    string? IdempotencyKey = null);
+
+/// <summary>What <c>EnqueueAsync</c> did: the delivery's id, and whether it existed already (same idempotency key).</summary>
+public readonly record struct EnqueueResult(long Id, bool Existing);
 
 /// <summary>A delivery waiting to be sent.</summary>
-public sealed record PendingDelivery(long Id, long? InboxSeq, string? RouteId, string ChannelId, string Chat, string Payload, int Attempts, long CreatedAtMs);
+public sealed record PendingDelivery(
+    long Id, long? InboxSeq, string? RouteId, string ChannelId, string Chat, string Payload, int Attempts, long CreatedAtMs, DeliveryKind Kind = DeliveryKind.Message);
 
 public enum SendOutcome
 {

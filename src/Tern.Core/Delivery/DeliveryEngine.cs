@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Tern.Core.Catalog;
+using Tern.Core.Events;
 using Tern.Core.Pipeline;
 
 namespace Tern.Core.Delivery;
@@ -26,6 +27,7 @@ public sealed partial class DeliveryEngine
     // Both are bounded by the number of channels in the catalog.
     private readonly ConcurrentDictionary<string, int> _consecutiveFaults = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _parkedUntil = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _reportedDown = new(StringComparer.Ordinal);
 
     private int _inFlight;
 
@@ -200,7 +202,7 @@ public sealed partial class DeliveryEngine
                 if (stoppingToken.IsCancellationRequested) return;
                 if (unroutable is not null)
                 {
-                    await _outbox.MarkFailedAsync(delivery.Id, unroutable, NowMs, CancellationToken.None).ConfigureAwait(false);
+                    await FailAsync(delivery, unroutable, NowMs).ConfigureAwait(false);
                     _counters.OnFailed();
                     continue;
                 }
@@ -241,14 +243,19 @@ public sealed partial class DeliveryEngine
         switch (result.Outcome)
         {
             case SendOutcome.Sent:
-                await _outbox.MarkSentAsync(delivery.Id, result.PlatformMessageId, now, CancellationToken.None).ConfigureAwait(false);
+                await _outbox.MarkSentAsync(delivery.Id, result.PlatformMessageId, now,
+                    TenantEvents.Outcome(_catalog.Current, delivery, TenantEvents.MessageSent, result.PlatformMessageId, null, now), CancellationToken.None).ConfigureAwait(false);
+                if (_reportedDown.TryRemove(lane.ChannelId, out _))
+                {
+                    await _outbox.AddAsync(TenantEvents.ChannelStatusChanged(_catalog.Current, lane.ChannelId, "up", null, now), CancellationToken.None).ConfigureAwait(false);
+                }
                 _counters.OnDelivered();
                 _latency.Record(TimeSpan.FromMilliseconds(Math.Max(0, now - delivery.CreatedAtMs)));
                 _consecutiveFaults.TryRemove(lane.ChannelId, out _);
                 return true;
 
             case SendOutcome.Permanent:
-                await _outbox.MarkFailedAsync(delivery.Id, result.Error ?? "rejected", now, CancellationToken.None).ConfigureAwait(false);
+                await FailAsync(delivery, result.Error ?? "rejected", now).ConfigureAwait(false);
                 _counters.OnFailed();
                 _consecutiveFaults.TryRemove(lane.ChannelId, out _);
                 return true;
@@ -257,7 +264,7 @@ public sealed partial class DeliveryEngine
                 if (now - delivery.CreatedAtMs >= _options.GiveUpAfter.TotalMilliseconds)
                 {
                     var reason = $"gave up after {delivery.Attempts + 1} attempts over {_options.GiveUpAfter}: {result.Error}";
-                    await _outbox.MarkFailedAsync(delivery.Id, reason, now, CancellationToken.None).ConfigureAwait(false);
+                    await FailAsync(delivery, reason, now).ConfigureAwait(false);
                     _counters.OnFailed();
                     return true;
                 }
@@ -270,6 +277,9 @@ public sealed partial class DeliveryEngine
         }
     }
 
+    private Task FailAsync(PendingDelivery delivery, string reason, long now) =>
+        _outbox.MarkFailedAsync(delivery.Id, reason, now, TenantEvents.Outcome(_catalog.Current, delivery, TenantEvents.MessageFailed, null, reason, now), CancellationToken.None);
+
     private async Task CountFaultAsync(string channelId, long now)
     {
         var faults = _consecutiveFaults.AddOrUpdate(channelId, 1, (_, n) => n + 1);
@@ -279,6 +289,11 @@ public sealed partial class DeliveryEngine
         _consecutiveFaults.TryRemove(channelId, out _);
         LogParked(channelId, faults, _options.Cooldown);
         await _outbox.DeferChannelAsync(channelId, until, CancellationToken.None).ConfigureAwait(false);
+        if (_reportedDown.TryAdd(channelId, true))
+        {
+            var detail = $"parked for {_options.Cooldown} after {faults} failures in a row";
+            await _outbox.AddAsync(TenantEvents.ChannelStatusChanged(_catalog.Current, channelId, "down", detail, now), CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId} failed {Faults} times in a row; parked for {Cooldown}")]

@@ -106,11 +106,17 @@ public sealed class BoundedLruCache<TKey, TValue> : IBoundedStructure, IExpiring
         {
             var now = _time.GetTimestamp();
             var removed = 0;
-            // Oldest-touched entries are at the back; stop at the first one still fresh.
-            while (_order.Last is { } last && now - last.Value.Stamp > _ttlTicks)
+            // The order is by use (a read moves an entry to the front) but the stamp is from the last Set,
+            // so an expired entry can sit in front of a fresh one: look at every entry.
+            for (var node = _order.Last; node is not null;)
             {
-                Remove(last);
-                removed++;
+                var previous = node.Previous;
+                if (now - node.Value.Stamp > _ttlTicks)
+                {
+                    Remove(node);
+                    removed++;
+                }
+                node = previous;
             }
             _evictions += removed;
             return removed;

@@ -19,9 +19,20 @@ public interface IOutboxStore
     /// <summary>The oldest pending deliveries of a lane, in order.</summary>
     Task<IReadOnlyList<PendingDelivery>> ReadLaneAsync(Lane lane, int max, CancellationToken cancellationToken);
 
-    Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, CancellationToken cancellationToken);
+    /// <summary>Marks a delivery sent and, in the same transaction, writes the events that report it.</summary>
+    Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken);
 
-    Task MarkFailedAsync(long deliveryId, string reason, long nowMs, CancellationToken cancellationToken);
+    /// <summary>Marks a delivery failed for good and, in the same transaction, writes the events that report it.</summary>
+    Task MarkFailedAsync(long deliveryId, string reason, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes one delivery that no inbox message caused (an API send). With an idempotency key already
+    /// used by the tenant, nothing is written and the earlier delivery's id comes back.
+    /// </summary>
+    Task<EnqueueResult> EnqueueAsync(NewDelivery delivery, CancellationToken cancellationToken);
+
+    /// <summary>Writes deliveries that stand alone (e.g. channel.status events).</summary>
+    Task AddAsync(IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken);
 
     /// <summary>Counts a failed attempt and holds the whole lane until <paramref name="dueAtMs"/>, keeping its order.</summary>
     Task ScheduleRetryAsync(long deliveryId, Lane lane, long dueAtMs, string error, long nowMs, CancellationToken cancellationToken);

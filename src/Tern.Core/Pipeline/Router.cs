@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
+using Tern.Core.Events;
 using Tern.Core.Messages;
 
 namespace Tern.Core.Pipeline;
@@ -26,6 +27,7 @@ public static class Router
                 count++;
             }
         }
+        TenantEvents.Received(catalog, item, nowMs, into, scratch);
         return count;
     }
 

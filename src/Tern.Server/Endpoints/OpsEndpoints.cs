@@ -137,7 +137,8 @@ internal static class PrometheusText
         for (var i = 0; i < bounds.Count; i++) Sample(text, "tern_delivery_latency_seconds_bucket", "le", Number(bounds[i]), cumulative[i]);
         Sample(text, "tern_delivery_latency_seconds_bucket", "le", "+Inf", cumulative[^1]);
         text.Append("tern_delivery_latency_seconds_sum ").Append(Number(latency.SumSeconds)).Append('\n');
-        text.Append("tern_delivery_latency_seconds_count ").Append(latency.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        // From the same snapshot as the buckets: deliveries recorded meanwhile must not make _count differ from +Inf.
+        text.Append("tern_delivery_latency_seconds_count ").Append(cumulative[^1].ToString(CultureInfo.InvariantCulture)).Append('\n');
         return text.ToString();
     }
 

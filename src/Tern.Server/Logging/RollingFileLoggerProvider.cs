@@ -59,7 +59,8 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, IBoundedStructu
             while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 buffer.Clear();
-                while (buffer.Length < 64 * 1024 && _queue.Reader.TryRead(out var line)) buffer.Append(line);
+                // A batch stays well under MaxSize (UTF-8 takes up to 3 bytes a char), so a file only outgrows it by a line longer than that.
+                while (buffer.Length < Math.Min(64 * 1024, _options.MaxBytes / 4) && _queue.Reader.TryRead(out var line)) buffer.Append(line);
                 var bytes = Encoding.UTF8.GetBytes(buffer.ToString());
                 if (stream.Length > 0 && stream.Length + bytes.Length > _options.MaxBytes)
                 {

@@ -43,6 +43,21 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
             }
         }
 
+        // Tenant webhook subscriptions are lanes of the outbox like any channel: load them as channels.
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = SqliteTenantStore.WebhookSelect;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var webhook = SqliteTenantStore.ReadWebhook(reader);
+                channels.Add(new ChannelDefinition(
+                    ChannelTypes.SubscriptionChannelId(webhook.Id), ChannelTypes.TenantWebhook, webhook.Secret, webhook.Url, null, webhook.TenantId,
+                    CatalogJson.WriteStrings(webhook.Events)));
+            }
+        }
+
         var routes = new List<RouteDefinition>();
         await using (var command = connection.CreateCommand())
         {
@@ -81,6 +96,36 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
 
     public Task<bool> RemoveChannelAsync(string id, CancellationToken cancellationToken) =>
         ChangeAsync("DELETE FROM channels WHERE id = $id", command => command.Parameters.AddWithValue("$id", id), cancellationToken);
+
+    public Task<bool> UpdateChannelAsync(ChannelDefinition channel, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            "UPDATE channels SET type = $type, secret = $secret, url = $url, max_concurrency = $max, tenant_id = $tenant, settings = $settings WHERE id = $id",
+            command =>
+            {
+                command.Parameters.AddWithValue("$id", channel.Id);
+                command.Parameters.AddWithValue("$type", channel.Type);
+                command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
+                command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
+                command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
+                command.Parameters.AddWithValue("$tenant", channel.TenantId);
+                command.Parameters.AddWithValue("$settings", (object?)channel.SettingsJson ?? DBNull.Value);
+            },
+            cancellationToken);
+
+    public Task<bool> UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            "UPDATE routes SET source_channel = $source, source_chats = $chats, destinations = $destinations, enabled = $enabled, tenant_id = $tenant, options = $options WHERE id = $id",
+            command =>
+            {
+                command.Parameters.AddWithValue("$id", route.Id);
+                command.Parameters.AddWithValue("$source", route.SourceChannel);
+                command.Parameters.AddWithValue("$chats", route.SourceChats is { Count: > 0 } chats ? CatalogJson.WriteStrings(chats) : DBNull.Value);
+                command.Parameters.AddWithValue("$destinations", CatalogJson.WriteStrings(route.Destinations.Select(d => d.ToString()).ToArray()));
+                command.Parameters.AddWithValue("$enabled", route.Enabled ? 1 : 0);
+                command.Parameters.AddWithValue("$tenant", route.TenantId);
+                command.Parameters.AddWithValue("$options", (object?)route.OptionsJson ?? DBNull.Value);
+            },
+            cancellationToken);
 
     public Task<bool> AddRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
         ChangeAsync(

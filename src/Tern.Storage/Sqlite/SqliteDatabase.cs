@@ -64,7 +64,9 @@ public sealed class SqliteDatabase : IAsyncDisposable
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // Incremental vacuum must be chosen before the first table exists; retention then hands pages back.
-        if (Scalar(connection, null, "SELECT COUNT(*) FROM sqlite_master") == 0) Execute(connection, null, "PRAGMA auto_vacuum = INCREMENTAL");
+        // Opening the connection switched the file to WAL, which already wrote its header (auto_vacuum off):
+        // on an empty database VACUUM rewrites it with the new setting.
+        if (Scalar(connection, null, "SELECT COUNT(*) FROM sqlite_master") == 0) Execute(connection, null, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;");
         Execute(connection, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
         var done = new HashSet<int>();
         await using (var query = connection.CreateCommand())

@@ -11,14 +11,19 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
     private const string MarkRoutedSql = "UPDATE inbox SET state = 1, routed_at = $now WHERE seq = $seq AND state = 0";
 
     private const string InsertDeliverySql =
-        "INSERT INTO outbox (inbox_seq, route_id, channel_id, chat, payload, created_at, updated_at) " +
-        "VALUES ($seq, $route, $channel, $chat, $payload, $now, $now)";
+        "INSERT INTO outbox (inbox_seq, route_id, channel_id, chat, payload, created_at, updated_at, kind, tenant_id, idempotency_key) " +
+        "VALUES ($seq, $route, $channel, $chat, $payload, $now, $now, $kind, $tenant, $idempotency_key) " +
+        "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id";
+
+    private const string ExistingIdempotentSql = "SELECT id FROM outbox WHERE tenant_id = $tenant AND idempotency_key = $idempotency_key";
+
+    private const string RecordAttemptSql = "INSERT INTO delivery_attempts (delivery_id, at, status, detail) VALUES ($id, $now, $status, $detail)";
 
     private const string OpenLaneSql =
         "INSERT INTO lanes (channel_id, chat, due_at) VALUES ($channel, $chat, $now) ON CONFLICT (channel_id, chat) DO NOTHING";
 
     private const string ReadLaneSql =
-        "SELECT id, inbox_seq, route_id, payload, attempts, created_at FROM outbox " +
+        "SELECT id, inbox_seq, route_id, payload, attempts, created_at, kind FROM outbox " +
         "WHERE channel_id = $channel AND chat = $chat AND state = 0 ORDER BY id LIMIT $max";
 
     private const string MarkSentSql =
@@ -63,11 +68,7 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
     {
         var (routed, inserted) = await _database.Writer.ExecuteAsync(writer => Route(writer, inboxSeqs, deliveries), cancellationToken).ConfigureAwait(false);
         _inbox.OnRouted(routed);
-        if (inserted > 0)
-        {
-            Interlocked.Add(ref _pending, inserted);
-            _added.Set();
-        }
+        OnAdded(inserted);
     }
 
     private static (int Routed, int Inserted) Route(SqliteWriter writer, IReadOnlyList<long> inboxSeqs, IReadOnlyList<NewDelivery> deliveries)
@@ -86,24 +87,70 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
         var inserted = 0;
         foreach (var delivery in deliveries)
         {
-            if (!fresh.Contains(delivery.InboxSeq)) continue;
-            var insert = writer.Command(InsertDeliverySql);
-            insert.Parameters.AddWithValue("$seq", delivery.InboxSeq);
-            insert.Parameters.AddWithValue("$route", delivery.RouteId);
-            insert.Parameters.AddWithValue("$channel", delivery.ChannelId);
-            insert.Parameters.AddWithValue("$chat", delivery.Chat);
-            insert.Parameters.AddWithValue("$payload", delivery.Payload);
-            insert.Parameters.AddWithValue("$now", delivery.CreatedAtMs);
-            insert.ExecuteNonQuery();
-
-            var lane = writer.Command(OpenLaneSql);
-            lane.Parameters.AddWithValue("$channel", delivery.ChannelId);
-            lane.Parameters.AddWithValue("$chat", delivery.Chat);
-            lane.Parameters.AddWithValue("$now", delivery.CreatedAtMs);
-            lane.ExecuteNonQuery();
-            inserted++;
+            if (delivery.InboxSeq is not { } seq || !fresh.Contains(seq)) continue;
+            if (Insert(writer, delivery) is not null) inserted++;
         }
         return (fresh.Count, inserted);
+    }
+
+    /// <summary>Inserts a delivery and opens its lane; null when its idempotency key was used already.</summary>
+    private static long? Insert(SqliteWriter writer, NewDelivery delivery)
+    {
+        var insert = writer.Command(InsertDeliverySql);
+        insert.Parameters.AddWithValue("$seq", (object?)delivery.InboxSeq ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$route", (object?)delivery.RouteId ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$channel", delivery.ChannelId);
+        insert.Parameters.AddWithValue("$chat", delivery.Chat);
+        insert.Parameters.AddWithValue("$payload", delivery.Payload);
+        insert.Parameters.AddWithValue("$now", delivery.CreatedAtMs);
+        insert.Parameters.AddWithValue("$kind", (int)delivery.Kind);
+        insert.Parameters.AddWithValue("$tenant", (object?)delivery.TenantId ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$idempotency_key", (object?)delivery.IdempotencyKey ?? DBNull.Value);
+        if (insert.ExecuteScalar() is not long id) return null;
+
+        var lane = writer.Command(OpenLaneSql);
+        lane.Parameters.AddWithValue("$channel", delivery.ChannelId);
+        lane.Parameters.AddWithValue("$chat", delivery.Chat);
+        lane.Parameters.AddWithValue("$now", delivery.CreatedAtMs);
+        lane.ExecuteNonQuery();
+        return id;
+    }
+
+    private static int InsertAll(SqliteWriter writer, IReadOnlyList<NewDelivery> deliveries)
+    {
+        var inserted = 0;
+        foreach (var delivery in deliveries)
+        {
+            if (Insert(writer, delivery) is not null) inserted++;
+        }
+        return inserted;
+    }
+
+    public async Task<EnqueueResult> EnqueueAsync(NewDelivery delivery, CancellationToken cancellationToken)
+    {
+        var result = await _database.Writer.ExecuteAsync(writer =>
+        {
+            if (Insert(writer, delivery) is { } id) return new EnqueueResult(id, Existing: false);
+            var existing = writer.Command(ExistingIdempotentSql);
+            existing.Parameters.AddWithValue("$tenant", (object?)delivery.TenantId ?? DBNull.Value);
+            existing.Parameters.AddWithValue("$idempotency_key", (object?)delivery.IdempotencyKey ?? DBNull.Value);
+            return new EnqueueResult((long)existing.ExecuteScalar()!, Existing: true);
+        }, cancellationToken).ConfigureAwait(false);
+        if (!result.Existing) OnAdded(1);
+        return result;
+    }
+
+    public async Task AddAsync(IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken)
+    {
+        if (deliveries.Count == 0) return;
+        OnAdded(await _database.Writer.ExecuteAsync(writer => InsertAll(writer, deliveries), cancellationToken).ConfigureAwait(false));
+    }
+
+    private void OnAdded(int count)
+    {
+        if (count == 0) return;
+        Interlocked.Add(ref _pending, count);
+        _added.Set();
     }
 
     public async Task<IReadOnlyList<Lane>> ClaimDueLanesAsync(long nowMs, int max, IReadOnlyCollection<string> skipChannels, CancellationToken cancellationToken)
@@ -156,35 +203,41 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
                 lane.Chat,
                 reader.GetString(3),
                 reader.GetInt32(4),
-                reader.GetInt64(5)));
+                reader.GetInt64(5),
+                (DeliveryKind)reader.GetInt32(6)));
         }
         return deliveries;
     }
 
-    public async Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, CancellationToken cancellationToken)
+    public async Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken)
     {
-        var changed = await _database.Writer.ExecuteAsync(writer =>
+        var (changed, added) = await _database.Writer.ExecuteAsync(writer =>
         {
             var command = writer.Command(MarkSentSql);
             command.Parameters.AddWithValue("$platform_id", (object?)platformMessageId ?? DBNull.Value);
             command.Parameters.AddWithValue("$now", nowMs);
             command.Parameters.AddWithValue("$id", deliveryId);
-            return command.ExecuteNonQuery();
+            var changed = command.ExecuteNonQuery();
+            // Events only for the call that made the change: a repeated mark reports nothing twice.
+            return (changed, changed == 1 ? InsertAll(writer, events) : 0);
         }, cancellationToken).ConfigureAwait(false);
         Interlocked.Add(ref _pending, -changed);
+        OnAdded(added);
     }
 
-    public async Task MarkFailedAsync(long deliveryId, string reason, long nowMs, CancellationToken cancellationToken)
+    public async Task MarkFailedAsync(long deliveryId, string reason, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken)
     {
-        var changed = await _database.Writer.ExecuteAsync(writer =>
+        var (changed, added) = await _database.Writer.ExecuteAsync(writer =>
         {
             var command = writer.Command(MarkFailedSql);
             command.Parameters.AddWithValue("$error", Truncate(reason));
             command.Parameters.AddWithValue("$now", nowMs);
             command.Parameters.AddWithValue("$id", deliveryId);
-            return command.ExecuteNonQuery();
+            var changed = command.ExecuteNonQuery();
+            return (changed, changed == 1 ? InsertAll(writer, events) : 0);
         }, cancellationToken).ConfigureAwait(false);
         Interlocked.Add(ref _pending, -changed);
+        OnAdded(added);
     }
 
     public Task ScheduleRetryAsync(long deliveryId, Lane lane, long dueAtMs, string error, long nowMs, CancellationToken cancellationToken) =>
@@ -195,6 +248,12 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
             attempt.Parameters.AddWithValue("$now", nowMs);
             attempt.Parameters.AddWithValue("$id", deliveryId);
             attempt.ExecuteNonQuery();
+            var history = writer.Command(RecordAttemptSql);
+            history.Parameters.AddWithValue("$id", deliveryId);
+            history.Parameters.AddWithValue("$now", nowMs);
+            history.Parameters.AddWithValue("$status", "retrying");
+            history.Parameters.AddWithValue("$detail", Truncate(error));
+            history.ExecuteNonQuery();
             HoldLane(writer, lane, dueAtMs);
             return true;
         }, cancellationToken);

@@ -57,8 +57,12 @@ public sealed class SqliteRuntimeStore(SqliteDatabase database) : IRestartLog, I
         database.Writer.ExecuteAsync(writer =>
         {
             var ms = cutoff.ToUnixTimeMilliseconds();
-            var outbox = writer.Command(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN (2, 3) AND updated_at < $cutoff LIMIT $batch)");
+            const string Finished = "SELECT id FROM outbox WHERE state IN (2, 3) AND updated_at < $cutoff ORDER BY id LIMIT $batch";
+            var attempts = writer.Command($"DELETE FROM delivery_attempts WHERE delivery_id IN ({Finished})");
+            attempts.Parameters.AddWithValue("$cutoff", ms);
+            attempts.Parameters.AddWithValue("$batch", batch);
+            attempts.ExecuteNonQuery();
+            var outbox = writer.Command($"DELETE FROM outbox WHERE id IN ({Finished})");
             outbox.Parameters.AddWithValue("$cutoff", ms);
             outbox.Parameters.AddWithValue("$batch", batch);
             var outboxDeleted = outbox.ExecuteNonQuery();

@@ -17,7 +17,7 @@ public static class Program
             var line = CommandLine.Parse(args);
             var verb = line.Words.Count > 0 ? line.Words[0] : "serve";
             var noun = line.Words.Count > 1 ? line.Words[1] : "";
-            if (line.Words.Count > (verb is "channels" or "routes" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
+            if (line.Words.Count > (verb is "channels" or "routes" or "keys" or "tenants" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
 
             switch (verb)
             {
@@ -33,6 +33,17 @@ public static class Program
                         var version = await database.SchemaVersionAsync(CancellationToken.None).ConfigureAwait(false);
                         Console.WriteLine($"{database.Path}: applied {applied} migration(s); schema version {version}");
                         return 0;
+                    }
+                case "keys":
+                case "tenants":
+                    {
+                        if (noun.Length == 0) throw new UsageException(verb == "keys" ? "'keys': say create, list or revoke" : "'tenants': say add or list");
+                        var options = TernOptions.Read(BuildConfiguration(line));
+                        await using var database = SqliteDatabase.Create(options.Storage);
+                        await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        return verb == "keys"
+                            ? await KeyCommands.KeysAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await KeyCommands.TenantsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "channels":
                 case "routes":
@@ -96,6 +107,10 @@ public static class Program
           tern channels list | remove --id ID
           tern routes add --id ID --from CHANNEL [--chats A,B] --to CHANNEL[:CHAT] [--to …]
           tern routes list | remove --id ID
+          tern keys create --tenant ID [--name N] | --admin
+                                           make an API key (printed once; a new tenant is created with it)
+          tern keys list [--tenant ID] | revoke --id KEYID
+          tern tenants add --id ID [--rate-limit N] | list
           tern plan --ram 512M [--profile lite|standard] [--budget 200M]
                                            print the memory budget, derived sizes and a sizing table
           tern version

@@ -15,6 +15,16 @@ public static class Signatures
         return Prefix + Convert.ToHexStringLower(mac);
     }
 
+    /// <summary>The tenant-event signature: HMAC-SHA256 over "{timestamp}.{body}" (as Stripe does), so the timestamp cannot be swapped.</summary>
+    public static string SignTimestamped(string secret, string timestamp, ReadOnlySpan<byte> body)
+    {
+        var signed = new byte[timestamp.Length + 1 + body.Length];
+        Encoding.UTF8.GetBytes(timestamp, signed);
+        signed[timestamp.Length] = (byte)'.';
+        body.CopyTo(signed.AsSpan(timestamp.Length + 1));
+        return Sign(secret, signed);
+    }
+
     /// <summary>Checks a signature header in constant time (no early exit that leaks how much matched).</summary>
     public static bool Verify(string secret, ReadOnlySpan<byte> body, string? header)
     {

@@ -11,6 +11,9 @@ public static class WebhookHeaders
     /// <summary>Same value as <see cref="DeliveryId"/>, under the name receivers' idempotency middleware looks for.</summary>
     public const string IdempotencyKey = "Idempotency-Key";
 
+    /// <summary>Unix seconds when a tenant event was sent; part of what its signature covers.</summary>
+    public const string Timestamp = "X-Tern-Timestamp";
+
     /// <summary>1 for the first try, 2 for the first retry, …</summary>
     public const string Attempt = "X-Tern-Attempt";
 }

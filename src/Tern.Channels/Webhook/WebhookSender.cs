@@ -12,12 +12,20 @@ namespace Tern.Channels.Webhook;
 /// <summary>
 /// Delivers to a webhook channel: POSTs the message JSON to the channel's URL, signed with its secret,
 /// with the delivery id as an idempotency key so a receiver can drop the one duplicate a crash may cause.
+/// Tenant event subscriptions use the same sender with a timestamped signature (see <see cref="ForTenantEvents"/>).
 /// </summary>
-public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvider time) : IChannelSender
+public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvider time, string channelType = ChannelTypes.Webhook, bool timestamped = false) : IChannelSender
 {
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromHours(1);
 
-    public string ChannelType => ChannelTypes.Webhook;
+    /// <summary>
+    /// Tenant events: the signature covers "{timestamp}.{body}" and the timestamp travels in
+    /// X-Tern-Timestamp, so a receiver can refuse replays older than its window (docs/api.md).
+    /// </summary>
+    public static WebhookSender ForTenantEvents(HttpClient http, TimeSpan timeout, TimeProvider time) =>
+        new(http, timeout, time, ChannelTypes.TenantWebhook, timestamped: true);
+
+    public string ChannelType => channelType;
 
     public async Task<SendResult> SendAsync(ChannelDefinition channel, PendingDelivery delivery, CancellationToken cancellationToken)
     {
@@ -30,7 +38,16 @@ public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvide
         request.Headers.Add(WebhookHeaders.DeliveryId, id);
         request.Headers.Add(WebhookHeaders.IdempotencyKey, id);
         request.Headers.Add(WebhookHeaders.Attempt, (delivery.Attempts + 1).ToString(CultureInfo.InvariantCulture));
-        if (channel.Secret is not null) request.Headers.Add(WebhookHeaders.Signature, Signatures.Sign(channel.Secret, body));
+        if (timestamped)
+        {
+            var timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            request.Headers.Add(WebhookHeaders.Timestamp, timestamp);
+            if (channel.Secret is not null) request.Headers.Add(WebhookHeaders.Signature, Signatures.SignTimestamped(channel.Secret, timestamp, body));
+        }
+        else if (channel.Secret is not null)
+        {
+            request.Headers.Add(WebhookHeaders.Signature, Signatures.Sign(channel.Secret, body));
+        }
 
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutSource.CancelAfter(timeout);

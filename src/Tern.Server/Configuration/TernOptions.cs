@@ -27,6 +27,7 @@ public sealed class TernOptions
     public required TimeSpan RetentionInterval { get; init; }
     public required TimeSpan StatsInterval { get; init; }
     public required LogFileOptions? LogFile { get; init; }
+    public required ApiOptions Api { get; init; }
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
     public static TernOptions Read(IConfiguration configuration)
@@ -87,6 +88,12 @@ public sealed class TernOptions
             RetentionInterval = s.Duration("Tern:Retention:Interval", TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
             StatsInterval = s.Duration("Tern:Logging:StatsInterval", TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
             LogFile = LogFileOptions.Read(s),
+            Api = new ApiOptions(
+                AdminKey: ReadAdminKey(s),
+                RateLimitPerMinute: s.WholeNumber("Tern:Api:RateLimitPerMinute", 100, 1, 1_000_000),
+                MaxConcurrentRequests: s.WholeNumber("Tern:Api:MaxConcurrentRequests", 64, 1, 10_000),
+                MaxBodyBytes: (int)s.Size("Tern:Api:MaxBodyBytes", 64 * 1024, 1024, 16L << 20),
+                KeyCacheCapacity: s.WholeNumber("Tern:Api:KeyCacheCapacity", plan.HotReadEntries, 1, 1_000_000)),
         };
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
@@ -94,6 +101,13 @@ public sealed class TernOptions
         }
         s.RejectUnknown("Tern");
         return options;
+    }
+
+    private static string? ReadAdminKey(SettingReader s)
+    {
+        var key = s.OptionalString("Tern:Api:AdminKey");
+        if (key is not null && key.Length < 32) throw new ConfigurationException("Tern:Api:AdminKey", "must be at least 32 characters (tern keys create --admin makes one)");
+        return key;
     }
 
     /// <summary>The budget and everything derived from it; explicitly set values above override the derived defaults.</summary>

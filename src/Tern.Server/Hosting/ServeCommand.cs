@@ -13,6 +13,8 @@ using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
+using Tern.Core.Tenancy;
+using Tern.Server.Api;
 using Tern.Server.Configuration;
 using Tern.Server.Endpoints;
 using Tern.Server.Logging;
@@ -53,6 +55,7 @@ internal static class ServeCommand
         {
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Default);
             json.SerializerOptions.TypeInfoResolverChain.Insert(1, ChannelsJsonContext.Default);
+            json.SerializerOptions.TypeInfoResolverChain.Insert(2, ApiJsonContext.Default);
         });
         builder.Services.AddProblemDetails();
 
@@ -119,6 +122,21 @@ internal static class ServeCommand
         services.AddSingleton(options.Ingress);
         services.AddSingleton(sp => new IngressGate(inbox, outbox, options.MaxBacklog, sp.GetRequiredService<RestartCoordinator>()));
         services.AddSingleton<IChannelSender>(new WebhookSender(http, options.SendTimeout, TimeProvider.System));
+        services.AddSingleton<IChannelSender>(WebhookSender.ForTenantEvents(http, options.SendTimeout, TimeProvider.System));
+        var tenants = new SqliteTenantStore(database);
+        using var keyCache = new ApiKeyCache(tenants, options.Api.KeyCacheCapacity, options.Api.RateLimitPerMinute, TimeProvider.System, options.CatalogRefresh);
+        registry.Register(keyCache.Cache);
+        services.AddSingleton<ITenantStore>(tenants);
+        services.AddSingleton<ICatalogStore>(new SqliteCatalogStore(database));
+        services.AddSingleton<IMessageQueries>(new SqliteMessageQueries(database));
+        services.AddSingleton(keyCache);
+        services.AddTernApi(options.Api);
+        services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Tern API";
+            document.Info.Description = "Channels, routes, messages and webhooks of a tenant; tenants and keys for admins. Bearer API keys. See docs/api.md.";
+            return Task.CompletedTask;
+        }));
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<DeliveryEngine>();
         services.AddSingleton<WebhookIngress>();
@@ -134,6 +152,8 @@ internal static class ServeCommand
         registry.Register(new QueueGauge("cooldowns", () => engine.ParkedCount, () => Math.Max(1, catalog.Current.Channels.Count)));
         MapEndpoints(app);
         OpsEndpoints.Map(app);
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.UseTernApi(options.Api);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern");
         logger.LogInformation("tern listening on {Url}; database {Path}; {Inbox} inbox and {Outbox} outbox rows pending; memory budget {Budget}",

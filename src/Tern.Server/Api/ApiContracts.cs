@@ -1,0 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Tern.Server.Api;
+
+// Requests: every field nullable so a missing one is reported by name rather than failing the parse.
+
+public sealed record CreateTenantRequest(string? Id, int? RateLimitPerMinute);
+
+public sealed record CreateKeyRequest(string? Tenant, bool? Admin, string? Name);
+
+public sealed record ChannelRequest(string? Id, string? Type, string? Url, string? Secret, int? MaxConcurrency);
+
+public sealed record RouteRequest(string? Id, string? From, IReadOnlyList<string>? Chats, IReadOnlyList<string>? To, bool? Enabled);
+
+public sealed record MediaRequest(string? Type, string? Url, string? FileId);
+
+public sealed record SendMessageRequest(string? Channel, string? Chat, string? Text, MediaRequest? Media, string? IdempotencyKey);
+
+public sealed record WebhookRequest(string? Url, IReadOnlyList<string>? Events, string? Secret);
+
+// Responses.
+
+public sealed record TenantResponse(string Id, int RateLimitPerMinute, DateTimeOffset CreatedAt);
+
+/// <param name="Key">The key itself: in the answer that creates it and never again.</param>
+public sealed record KeyResponse(string Id, string? Tenant, bool Admin, string? Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
+
+/// <param name="HasSecret">Whether the channel has a secret (the secret itself is write-only).</param>
+public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath);
+
+public sealed record ChannelStatusResponse(
+    string Channel, long Pending, long Failed, long Sent, double? LagSeconds, string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? ParkedUntil);
+
+public sealed record RouteResponse(string Id, string From, IReadOnlyList<string>? Chats, IReadOnlyList<string> To, bool Enabled);
+
+public sealed record StatusChangeResponse(DateTimeOffset At, string Status, string? Detail);
+
+public sealed record MessageResponse(
+    string Id,
+    string Direction,
+    string Channel,
+    string Chat,
+    string Status,
+    string? PlatformId,
+    string? Text,
+    string? Sender,
+    JsonElement? Attachments,
+    int Attempts,
+    string? LastError,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    IReadOnlyList<StatusChangeResponse>? History);
+
+public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, int Page, int PageSize, long Total);
+
+/// <param name="Secret">Shown in the answer that creates the subscription and never again.</param>
+public sealed record WebhookResponse(string Id, string Url, IReadOnlyList<string> Events, DateTimeOffset CreatedAt, string? Secret);
+
+public sealed record WebhookDeliveryResponse(long Id, string Type, string Subject, string Status, int Attempts, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryResponse> Items, int Page, int PageSize, long Total);
+
+/// <summary>
+/// The API's JSON: snake_case, and unknown fields in a request are an error naming the field, so a
+/// typo never silently does nothing.
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    AllowTrailingCommas = false)]
+[JsonSerializable(typeof(CreateTenantRequest))]
+[JsonSerializable(typeof(CreateKeyRequest))]
+[JsonSerializable(typeof(ChannelRequest))]
+[JsonSerializable(typeof(RouteRequest))]
+[JsonSerializable(typeof(SendMessageRequest))]
+[JsonSerializable(typeof(WebhookRequest))]
+[JsonSerializable(typeof(TenantResponse))]
+[JsonSerializable(typeof(IReadOnlyList<TenantResponse>))]
+[JsonSerializable(typeof(KeyResponse))]
+[JsonSerializable(typeof(IReadOnlyList<KeyResponse>))]
+[JsonSerializable(typeof(ChannelResponse))]
+[JsonSerializable(typeof(IReadOnlyList<ChannelResponse>))]
+[JsonSerializable(typeof(ChannelStatusResponse))]
+[JsonSerializable(typeof(RouteResponse))]
+[JsonSerializable(typeof(IReadOnlyList<RouteResponse>))]
+[JsonSerializable(typeof(MessageResponse))]
+[JsonSerializable(typeof(MessagePage))]
+[JsonSerializable(typeof(WebhookResponse))]
+[JsonSerializable(typeof(IReadOnlyList<WebhookResponse>))]
+[JsonSerializable(typeof(WebhookDeliveryPage))]
+public sealed partial class ApiJsonContext : JsonSerializerContext;

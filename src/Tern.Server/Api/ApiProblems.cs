@@ -1,0 +1,86 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
+
+namespace Tern.Server.Api;
+
+/// <summary>Every 4xx of the API is application/problem+json; validation errors name the field.</summary>
+public static class ApiProblems
+{
+    public static IResult Field(string field, string problem) =>
+        Results.ValidationProblem(new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [problem] }, title: "The request is not valid");
+
+    public static IResult Fields(Dictionary<string, string[]> errors) => Results.ValidationProblem(errors, title: "The request is not valid");
+
+    public static IResult NotFound(string what) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: what);
+
+    public static IResult Conflict(string field, string problem) =>
+        Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: $"{field}: {problem}",
+            extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [problem] } });
+
+    public static IResult Forbidden(string detail) => Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
+
+    public static IResult Unauthorized(string detail) => Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: detail);
+
+    public static IResult TooLarge(int max) => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"The body may be at most {max} bytes.");
+}
+
+/// <summary>A parsed request body, or the problem to answer with.</summary>
+public readonly record struct Parsed<T>(T? Value, IResult? Problem) where T : class;
+
+public static class ApiBody
+{
+    /// <summary>
+    /// Reads a JSON body with a size limit. Malformed JSON, a wrong type or an unknown field becomes a
+    /// 400 naming the field (from the JSON path), never a 500.
+    /// </summary>
+    public static async Task<Parsed<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, int maxBytes) where T : class
+    {
+        if (request.ContentLength > maxBytes) return new(null, ApiProblems.TooLarge(maxBytes));
+        if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return new(null, Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type", detail: "Send Content-Type: application/json."));
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > maxBytes) return new(null, ApiProblems.TooLarge(maxBytes));
+            buffer.Write(chunk, 0, read);
+        }
+        if (buffer.Length == 0) return new(null, ApiProblems.Field("body", "is empty; a JSON object is required"));
+        try
+        {
+            var value = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), type);
+            return value is null ? new(null, ApiProblems.Field("body", "must be a JSON object")) : new(value, null);
+        }
+        catch (JsonException ex)
+        {
+            return new(null, ApiProblems.Field(FieldOf(ex), Explain(ex)));
+        }
+    }
+
+    /// <summary>"$.media.url" → "media.url"; an unknown property's name comes from the message.</summary>
+    private static string FieldOf(JsonException ex)
+    {
+        var message = ex.Message;
+        const string Marker = "could not be mapped to any .NET member"; // UnmappedMemberHandling.Disallow
+        if (message.Contains(Marker, StringComparison.Ordinal))
+        {
+            var start = message.IndexOf('\'', StringComparison.Ordinal);
+            var end = start < 0 ? -1 : message.IndexOf('\'', start + 1);
+            if (start >= 0 && end > start)
+            {
+                var path = ex.Path is { Length: > 2 } p && p != "$" ? p[2..] + "." : "";
+                return path + message[(start + 1)..end];
+            }
+        }
+        return ex.Path is { Length: > 2 } at ? at[2..] : "body";
+    }
+
+    private static string Explain(JsonException ex) =>
+        ex.Message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal) ? "is not a known field"
+        : ex.Path is null or "$" ? "is not valid JSON"
+        : "has the wrong type or is malformed";
+}

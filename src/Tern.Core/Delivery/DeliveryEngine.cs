@@ -29,6 +29,9 @@ public sealed partial class DeliveryEngine
     private readonly ConcurrentDictionary<string, long> _parkedUntil = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _reportedDown = new(StringComparer.Ordinal);
 
+    // Lanes whose last visit failed in storage; at most one entry per lane that was in flight, cleared when claimed again.
+    private readonly ConcurrentDictionary<Lane, long> _heldLanes = new();
+
     private int _inFlight;
 
     public DeliveryEngine(
@@ -75,6 +78,10 @@ public sealed partial class DeliveryEngine
         foreach (var (channelId, until) in _parkedUntil)
         {
             if (until <= now && _parkedUntil.TryRemove(channelId, out _)) removed++;
+        }
+        foreach (var (lane, until) in _heldLanes)
+        {
+            if (until <= now) _heldLanes.TryRemove(lane, out _);
         }
         return removed;
     }
@@ -156,6 +163,11 @@ public sealed partial class DeliveryEngine
         {
             if (running.Count >= _options.Concurrency) break;
             if (running.ContainsValue(lane)) continue;
+            if (_heldLanes.TryGetValue(lane, out var heldUntil))
+            {
+                if (heldUntil > now) continue;
+                _heldLanes.TryRemove(lane, out _);
+            }
             perChannel.TryGetValue(lane.ChannelId, out var active);
             if (active >= LimitOf(catalog, lane.ChannelId)) continue;
             perChannel[lane.ChannelId] = active + 1;
@@ -192,6 +204,12 @@ public sealed partial class DeliveryEngine
         try
         {
             var deliveries = await _outbox.ReadLaneAsync(lane, _options.LaneBatch, CancellationToken.None).ConfigureAwait(false);
+            if (channel is null)
+            {
+                // Created a moment ago (CLI or another instance)? Look once more before failing its deliveries.
+                var fresh = await _catalog.RefreshAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+                fresh.Channels.TryGetValue(lane.ChannelId, out channel);
+            }
             IChannelSender? sender = null;
             var unroutable = channel is null ? $"channel '{lane.ChannelId}' does not exist"
                 : !_senders.TryGetValue(channel.Type, out sender) ? $"no sender for channel type '{channel.Type}'"
@@ -215,8 +233,10 @@ public sealed partial class DeliveryEngine
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Storage trouble: the lane keeps its rows and due time; it is claimed again on a later pass.
+            // Storage trouble: the lane keeps its rows, but is left alone for a while so a failing
+            // disk does not turn into a stream of re-sends of a delivery that could not be marked sent.
             LogLaneFailed(ex, lane.ChannelId);
+            _heldLanes[lane] = NowMs + (long)_options.BackoffBase.TotalMilliseconds * 5;
         }
     }
 

@@ -18,6 +18,10 @@ public sealed class AsyncSignal : IDisposable
         {
             // Another Set won the race; one pending wake-up is all that is needed.
         }
+        catch (ObjectDisposedException)
+        {
+            // A write that commits while the host shuts down: nobody is waiting any more.
+        }
     }
 
     public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>

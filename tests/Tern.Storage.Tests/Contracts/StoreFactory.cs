@@ -1,0 +1,78 @@
+using Tern.Core.Catalog;
+using Tern.Core.Pipeline;
+
+namespace Tern.Storage.Tests.Contracts;
+
+/// <summary>
+/// What a storage engine gives the contract suites: a fresh database per test, and the same database
+/// opened again through new instances (as after a restart). Everything above this class is
+/// engine-neutral; an engine (SQLite, PostgreSQL, …) adds one factory and one subclass per suite.
+/// </summary>
+public abstract class StoreFactory : IAsyncDisposable
+{
+    /// <summary>Creates a new, empty, migrated database and opens the stores on it.</summary>
+    public abstract Task<StoreSet> CreateAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens the database of the last <see cref="CreateAsync"/> again through new instances; the caller has
+    /// disposed the previous <see cref="StoreSet"/>, so nothing is shared but what was committed.
+    /// </summary>
+    public abstract Task<StoreSet> ReopenAsync(CancellationToken cancellationToken);
+
+    /// <summary>Drops the database.</summary>
+    public abstract ValueTask DisposeAsync();
+}
+
+/// <summary>The stores of one open database, plus what the contracts need to look behind the interfaces.</summary>
+public abstract class StoreSet : IAsyncDisposable
+{
+    public abstract IInboxStore Inbox { get; }
+
+    public abstract IOutboxStore Outbox { get; }
+
+    public abstract ICatalogStore Catalog { get; }
+
+    /// <summary>Migrations the open that produced this set applied.</summary>
+    public abstract int MigrationsAppliedAtOpen { get; }
+
+    /// <summary>The newest schema version this build ships.</summary>
+    public abstract int LatestSchemaVersion { get; }
+
+    /// <summary>Write transactions committed so far and the write requests they carried (group commit).</summary>
+    public abstract WriteCounts WriteStats { get; }
+
+    /// <summary>Applies pending migrations; returns how many were applied.</summary>
+    public abstract Task<int> MigrateAsync(CancellationToken cancellationToken);
+
+    public abstract Task<int> SchemaVersionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Inbox rows (pending or routed) with this key.</summary>
+    public abstract Task<long> CountInboxRowsAsync(string channelId, string platformId, CancellationToken cancellationToken);
+
+    /// <summary>Inbox rows of any state.</summary>
+    public abstract Task<long> CountInboxRowsAsync(CancellationToken cancellationToken);
+
+    /// <summary>One outbox row as stored, whatever its state; null when there is none.</summary>
+    public abstract Task<DeliveryRecord?> ReadDeliveryAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>Outbox rows of any state.</summary>
+    public abstract Task<long> CountDeliveriesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Every lane with its due time.</summary>
+    public abstract Task<IReadOnlyList<LaneRecord>> ReadLanesAsync(CancellationToken cancellationToken);
+
+    public abstract ValueTask DisposeAsync();
+}
+
+public readonly record struct WriteCounts(long Batches, long Requests);
+
+public enum DeliveryState
+{
+    Pending,
+    Sent,
+    Failed,
+}
+
+public sealed record DeliveryRecord(long Id, DeliveryState State, int Attempts, string? LastError, string? PlatformMessageId);
+
+public sealed record LaneRecord(string ChannelId, string Chat, long DueAtMs);

@@ -1,0 +1,11 @@
+using Tern.Storage.Tests.Contracts;
+
+namespace Tern.Storage.Tests.Sqlite;
+
+public sealed class SqliteInboxContract : InboxContract<SqliteStoreFactory>;
+
+public sealed class SqliteOutboxContract : OutboxContract<SqliteStoreFactory>;
+
+public sealed class SqliteCatalogContract : CatalogContract<SqliteStoreFactory>;
+
+public sealed class SqliteSchemaContract : SchemaContract<SqliteStoreFactory>;

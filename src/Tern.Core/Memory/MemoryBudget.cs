@@ -33,7 +33,10 @@ public readonly record struct MemoryBudget(long Bytes, BudgetSource Source)
         return new MemoryBudget(Math.Max(Minimum, (long)(total * MachineShare)), BudgetSource.MachineShare);
     }
 
-    /// <summary><c>memory.max</c> of the process's cgroup (v2); null for "max" or when absent.</summary>
+    /// <summary>
+    /// The tightest <c>memory.max</c> on the way from the process's cgroup (v2) up to the root: a limit
+    /// on a parent slice binds the process as much as its own. Null when every level says "max".
+    /// </summary>
     public static long? ReadCgroupV2(string root)
     {
         var group = "/";
@@ -45,15 +48,16 @@ public readonly record struct MemoryBudget(long Bytes, BudgetSource Source)
                 if (line.StartsWith("0::", StringComparison.Ordinal)) group = line[3..];
             }
         }
-        // The process's own group first, then the mount root (a container sees its limit there).
-        foreach (var candidate in new[] { Path.Combine(root, "sys/fs/cgroup", group.TrimStart('/'), "memory.max"), Path.Combine(root, "sys/fs/cgroup/memory.max") })
+        long? tightest = null;
+        var segments = group.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var depth = segments.Length; depth >= 0; depth--)
         {
-            if (!File.Exists(candidate)) continue;
-            var text = File.ReadAllText(candidate).Trim();
-            if (text == "max") return null;
-            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes > 0) return bytes;
+            var file = Path.Combine([root, "sys/fs/cgroup", .. segments.Take(depth), "memory.max"]);
+            if (!File.Exists(file)) continue;
+            var text = File.ReadAllText(file).Trim();
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes > 0) tightest = Math.Min(tightest ?? long.MaxValue, bytes);
         }
-        return null;
+        return tightest;
     }
 
     /// <summary><c>memory.limit_in_bytes</c> (v1); "unlimited" is a huge page-rounded number, treated as none.</summary>

@@ -62,9 +62,10 @@ public sealed record MemoryPlan
             Budget = budget,
             Profile = profile,
             HeapHardLimit = bytes * 3 / 4,
-            WarningBytes = (long)(bytes * warningPercent / 100),
-            CriticalBytes = (long)(bytes * criticalPercent / 100),
-            RestartBytes = (long)(bytes * restartPercent / 100),
+            // Thresholds from the real budget even below the minimum: a 48 MB cgroup must restart before the kernel kills.
+            WarningBytes = (long)(budget.Bytes * warningPercent / 100),
+            CriticalBytes = (long)(budget.Bytes * criticalPercent / 100),
+            RestartBytes = (long)(budget.Bytes * restartPercent / 100),
             // ~2 KB per queued inbox message (envelope, strings).
             DispatchCapacity = Share(0.01, 2048, 16, 2048),
             DispatchWorkers = profile == Profile.Lite ? 2 : Math.Clamp(Environment.ProcessorCount, 2, 8),

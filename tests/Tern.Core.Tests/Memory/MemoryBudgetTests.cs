@@ -90,6 +90,29 @@ public sealed class MemoryBudgetTests : IDisposable
     }
 
     [Fact]
+    public void A_limit_on_a_parent_slice_binds_a_service_whose_own_group_says_max()
+    {
+        Write("proc/self/cgroup", "0::/system.slice/tern.service\n");
+        Write("sys/fs/cgroup/system.slice/tern.service/memory.max", "max\n");
+        Write("sys/fs/cgroup/system.slice/memory.max", "201326592\n");
+        Write("sys/fs/cgroup/memory.max", "max\n");
+
+        var budget = MemoryBudget.Resolve(null, _root);
+
+        Assert.Equal(new MemoryBudget(201326592, BudgetSource.CgroupV2), budget);
+    }
+
+    [Fact]
+    public void The_tightest_limit_on_the_way_up_wins()
+    {
+        Write("proc/self/cgroup", "0::/system.slice/tern.service\n");
+        Write("sys/fs/cgroup/system.slice/tern.service/memory.max", "402653184\n");
+        Write("sys/fs/cgroup/system.slice/memory.max", "268435456\n");
+
+        Assert.Equal(268435456, MemoryBudget.Resolve(null, _root).Bytes);
+    }
+
+    [Fact]
     public void Hybrid_proc_self_cgroup_lines_of_v1_controllers_do_not_confuse_the_v2_group()
     {
         Write("proc/self/cgroup", "12:memory:/system.slice/tern.service\n5:cpu,cpuacct:/system.slice/tern.service\n0::/system.slice/tern.service\n");

@@ -25,6 +25,29 @@ public static class ApiProblems
     public static IResult TooLarge(int max) => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"The body may be at most {max} bytes.");
 }
 
+/// <summary>The <c>page</c> and <c>page_size</c> query parameters every list shares.</summary>
+public static class ApiPaging
+{
+    private static readonly int[] PageSizes = [10, 20, 25, 50];
+
+    public static (int Page, int PageSize) Read(IQueryCollection query, Dictionary<string, string[]> errors)
+    {
+        var page = 1;
+        if (query["page"].ToString() is { Length: > 0 } rawPage
+            && (!int.TryParse(rawPage, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out page) || page < 1))
+        {
+            errors.TryAdd("page", ["must be a whole number from 1"]);
+        }
+        var pageSize = 20;
+        if (query["page_size"].ToString() is { Length: > 0 } rawSize
+            && (!int.TryParse(rawSize, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out pageSize) || !PageSizes.Contains(pageSize)))
+        {
+            errors.TryAdd("page_size", ["must be 10, 20, 25 or 50"]);
+        }
+        return (page, pageSize);
+    }
+}
+
 /// <summary>A parsed request body, or the problem to answer with.</summary>
 public readonly record struct Parsed<T>(T? Value, IResult? Problem) where T : class;
 
@@ -72,8 +95,10 @@ public static class ApiBody
             var end = start < 0 ? -1 : message.IndexOf('\'', start + 1);
             if (start >= 0 && end > start)
             {
-                var path = ex.Path is { Length: > 2 } p && p != "$" ? p[2..] + "." : "";
-                return path + message[(start + 1)..end];
+                // The exception's path already ends with the unknown member ("$.media.size"); older runtimes stopped at its parent.
+                var name = message[(start + 1)..end];
+                var path = ex.Path is { Length: > 2 } p && p != "$" ? p[2..] : "";
+                return path == name || path.EndsWith("." + name, StringComparison.Ordinal) ? path : path.Length > 0 ? path + "." + name : name;
             }
         }
         return ex.Path is { Length: > 2 } at ? at[2..] : "body";

@@ -17,7 +17,6 @@ namespace Tern.Server.Api;
 /// <summary>Send messages and read them back (inbound and outbound), with filters, pages and status history.</summary>
 internal static class MessageEndpoints
 {
-    private static readonly int[] PageSizes = [10, 20, 25, 50];
     private static readonly string[] MediaTypes = ["photo", "video", "document", "audio", "voice", "sticker", "animation"];
     private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "failed"];
 
@@ -68,16 +67,7 @@ internal static class MessageEndpoints
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
             var query = context.Request.Query;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            var page = 1;
-            if (query["page"].ToString() is { Length: > 0 } rawPage && (!int.TryParse(rawPage, NumberStyles.None, CultureInfo.InvariantCulture, out page) || page < 1))
-            {
-                ChannelEndpoints.Check(errors, "page", "must be a whole number from 1");
-            }
-            var pageSize = 20;
-            if (query["page_size"].ToString() is { Length: > 0 } rawSize && (!int.TryParse(rawSize, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || !PageSizes.Contains(pageSize)))
-            {
-                ChannelEndpoints.Check(errors, "page_size", "must be 10, 20, 25 or 50");
-            }
+            var (page, pageSize) = ApiPaging.Read(query, errors);
             MessageDirection? direction = query["direction"].ToString() switch
             {
                 "" => null,

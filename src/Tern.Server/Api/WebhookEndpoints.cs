@@ -13,7 +13,6 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's webhook subscriptions and each one's delivery log.</summary>
 internal static class WebhookEndpoints
 {
-    private static readonly int[] PageSizes = [10, 20, 25, 50];
 
     public static void Map(RouteGroupBuilder v1)
     {
@@ -74,16 +73,7 @@ internal static class WebhookEndpoints
             if (await store.GetWebhookAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No webhook '{id}'.");
             var query = context.Request.Query;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            var page = 1;
-            if (query["page"].ToString() is { Length: > 0 } rawPage && (!int.TryParse(rawPage, NumberStyles.None, CultureInfo.InvariantCulture, out page) || page < 1))
-            {
-                ChannelEndpoints.Check(errors, "page", "must be a whole number from 1");
-            }
-            var pageSize = 20;
-            if (query["page_size"].ToString() is { Length: > 0 } rawSize && (!int.TryParse(rawSize, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || !PageSizes.Contains(pageSize)))
-            {
-                ChannelEndpoints.Check(errors, "page_size", "must be 10, 20, 25 or 50");
-            }
+            var (page, pageSize) = ApiPaging.Read(query, errors);
             if (errors.Count > 0) return ApiProblems.Fields(errors);
             var result = await queries.WebhookDeliveriesAsync(tenant, id, page, pageSize, context.RequestAborted);
             return Results.Json(new WebhookDeliveryPage(

@@ -10,8 +10,6 @@ namespace Tern.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
 {
-    private const string BumpVersionSql = "UPDATE meta SET value = value + 1 WHERE key = 'catalog_version'";
-
     public async Task<long> GetVersionAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -81,17 +79,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         ChangeAsync(
             "INSERT INTO channels (id, type, secret, url, max_concurrency, tenant_id, settings, created_at) " +
             "VALUES ($id, $type, $secret, $url, $max, $tenant, $settings, $now) ON CONFLICT (id) DO NOTHING",
-            command =>
-            {
-                command.Parameters.AddWithValue("$id", channel.Id);
-                command.Parameters.AddWithValue("$type", channel.Type);
-                command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
-                command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
-                command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
-                command.Parameters.AddWithValue("$tenant", channel.TenantId);
-                command.Parameters.AddWithValue("$settings", (object?)channel.SettingsJson ?? DBNull.Value);
-                command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            },
+            command => Bind(command, channel),
             cancellationToken);
 
     public Task<bool> RemoveChannelAsync(string id, CancellationToken cancellationToken) =>
@@ -100,16 +88,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
     public Task<bool> UpdateChannelAsync(ChannelDefinition channel, CancellationToken cancellationToken) =>
         ChangeAsync(
             "UPDATE channels SET type = $type, secret = $secret, url = $url, max_concurrency = $max, tenant_id = $tenant, settings = $settings WHERE id = $id",
-            command =>
-            {
-                command.Parameters.AddWithValue("$id", channel.Id);
-                command.Parameters.AddWithValue("$type", channel.Type);
-                command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
-                command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
-                command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
-                command.Parameters.AddWithValue("$tenant", channel.TenantId);
-                command.Parameters.AddWithValue("$settings", (object?)channel.SettingsJson ?? DBNull.Value);
-            },
+            command => Bind(command, channel),
             cancellationToken);
 
     public Task<bool> UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
@@ -147,22 +126,18 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
     public Task<bool> RemoveRouteAsync(string id, CancellationToken cancellationToken) =>
         ChangeAsync("DELETE FROM routes WHERE id = $id", command => command.Parameters.AddWithValue("$id", id), cancellationToken);
 
-    private async Task<bool> ChangeAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+    private static void Bind(SqliteCommand command, ChannelDefinition channel)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        int changed;
-        await using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-#pragma warning disable CA2100 // Constants from this class.
-            command.CommandText = sql;
-#pragma warning restore CA2100
-            bind(command);
-            changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        if (changed > 0) SqliteDatabase.Execute(connection, transaction, BumpVersionSql);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return changed > 0;
+        command.Parameters.AddWithValue("$id", channel.Id);
+        command.Parameters.AddWithValue("$type", channel.Type);
+        command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
+        command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
+        command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
+        command.Parameters.AddWithValue("$tenant", channel.TenantId);
+        command.Parameters.AddWithValue("$settings", (object?)channel.SettingsJson ?? DBNull.Value);
+        command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
+
+    private Task<bool> ChangeAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken) =>
+        database.ChangeAsync(sql, "catalog_version", bind, cancellationToken);
 }

@@ -125,6 +125,36 @@ public sealed class SqliteDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A rare write (catalog, keys, tenants) in its own immediate transaction, bumping the meta counter
+    /// <paramref name="versionKey"/> when it changed anything so running instances reload.
+    /// </summary>
+    internal async Task<bool> ChangeAsync(string sql, string? versionKey, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        int changed;
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+#pragma warning disable CA2100 // SQL text comes from constants in this assembly; values are bound.
+            command.CommandText = sql;
+#pragma warning restore CA2100
+            bind(command);
+            changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (changed > 0 && versionKey is not null)
+        {
+            await using var bump = connection.CreateCommand();
+            bump.Transaction = transaction;
+            bump.CommandText = "UPDATE meta SET value = value + 1 WHERE key = $key";
+            bump.Parameters.AddWithValue("$key", versionKey);
+            await bump.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed > 0;
+    }
+
     internal static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
         using var command = connection.CreateCommand();

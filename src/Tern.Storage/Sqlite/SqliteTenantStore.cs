@@ -97,31 +97,8 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
     internal static WebhookSubscription ReadWebhook(SqliteDataReader r) =>
         new(r.GetString(0), r.GetString(1), new Uri(r.GetString(2)), r.GetString(3), CatalogJson.ReadStrings(r.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)));
 
-    private async Task<bool> ChangeAsync(string sql, string? versionKey, Action<SqliteCommand> bind, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        int changed;
-        await using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-#pragma warning disable CA2100 // Constants from this class.
-            command.CommandText = sql;
-#pragma warning restore CA2100
-            bind(command);
-            changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        if (changed > 0 && versionKey is not null)
-        {
-            await using var bump = connection.CreateCommand();
-            bump.Transaction = transaction;
-            bump.CommandText = "UPDATE meta SET value = value + 1 WHERE key = $key";
-            bump.Parameters.AddWithValue("$key", versionKey);
-            await bump.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return changed > 0;
-    }
+    private Task<bool> ChangeAsync(string sql, string? versionKey, Action<SqliteCommand> bind, CancellationToken cancellationToken) =>
+        database.ChangeAsync(sql, versionKey, bind, cancellationToken);
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, Action<SqliteCommand> bind, Func<SqliteDataReader, T> read, CancellationToken cancellationToken)
     {

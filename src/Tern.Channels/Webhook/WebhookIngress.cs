@@ -47,7 +47,16 @@ public sealed class WebhookIngress(
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = bigger;
                 }
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                }
+                catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                {
+                    // Kestrel reads a chunked body ahead of us and counts that against its own limit.
+                    return TooLarge();
+                }
                 if (read == 0) break;
                 length += read;
                 if (length > options.MaxBodyBytes) return TooLarge();
@@ -91,8 +100,13 @@ public sealed class WebhookIngress(
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        IResult TooLarge() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
-            detail: $"The body may be at most {options.MaxBodyBytes.ToString(CultureInfo.InvariantCulture)} bytes.");
+        IResult TooLarge()
+        {
+            // The rest of the body stays unread: close the connection so the client does not reuse it mid-body.
+            context.Response.Headers.Connection = "close";
+            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
+                detail: $"The body may be at most {options.MaxBodyBytes.ToString(CultureInfo.InvariantCulture)} bytes.");
+        }
     }
 }
 

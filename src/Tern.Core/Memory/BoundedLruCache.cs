@@ -5,7 +5,7 @@ namespace Tern.Core.Memory;
 /// capacity evicts the least recently used entry; every eviction (capacity, expiry, trim) is counted.
 /// One lock: entries are tiny and operations O(1), so contention is not worth a fancier design.
 /// </summary>
-public sealed class BoundedLruCache<TKey, TValue> : IBoundedStructure, IExpiring where TKey : notnull
+public sealed class BoundedLruCache<TKey, TValue> : IBoundedStructure, IExpiring, ICacheStatistics where TKey : notnull
 {
     private readonly Dictionary<TKey, LinkedListNode<Entry>> _map;
     private readonly LinkedList<Entry> _order = new();

@@ -23,7 +23,17 @@ public interface IExpiring
 }
 
 /// <summary>A snapshot of one structure for /memory and /metrics.</summary>
-public sealed record BoundedStructureReport(string Name, int Count, int Capacity, long Evictions);
+/// <param name="Hits">Lookups answered from the structure (caches only).</param>
+/// <param name="Misses">Lookups that had to go further (caches only).</param>
+public sealed record BoundedStructureReport(string Name, int Count, int Capacity, long Evictions, long? Hits = null, long? Misses = null);
+
+/// <summary>A cache: how often it answered and how often it did not.</summary>
+public interface ICacheStatistics
+{
+    long Hits { get; }
+
+    long Misses { get; }
+}
 
 /// <summary>Every bounded structure of the process, so pressure actions and /memory reach all of them.</summary>
 public sealed class BoundedRegistry
@@ -43,7 +53,7 @@ public sealed class BoundedRegistry
     public IReadOnlyList<IBoundedStructure> Structures => Volatile.Read(ref _structures);
 
     public IReadOnlyList<BoundedStructureReport> Report() =>
-        Structures.Select(s => new BoundedStructureReport(s.Name, s.Count, s.Capacity, s.Evictions)).ToArray();
+        Structures.Select(s => new BoundedStructureReport(s.Name, s.Count, s.Capacity, s.Evictions, (s as ICacheStatistics)?.Hits, (s as ICacheStatistics)?.Misses)).ToArray();
 
     /// <summary>Trims every structure; returns the entries dropped.</summary>
     public int TrimAll(double fraction) => Structures.Sum(s => s.Trim(fraction));

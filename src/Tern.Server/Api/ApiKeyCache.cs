@@ -8,7 +8,7 @@ namespace Tern.Server.Api;
 /// dropped whole when the keys version moves (a revocation by the CLI is seen within
 /// <c>checkInterval</c>) and invalidated at once on a revocation through the API.
 /// </summary>
-public sealed class ApiKeyCache(ITenantStore store, int capacity, int defaultRateLimit, TimeProvider time, TimeSpan checkInterval) : IDisposable
+public sealed class ApiKeyCache(ITenantStore store, int capacity, int defaultRateLimit, int adminRateLimit, TimeProvider time, TimeSpan checkInterval) : IDisposable
 {
     private readonly SemaphoreSlim _versionLock = new(1, 1);
     private long _version = -1;
@@ -27,7 +27,8 @@ public sealed class ApiKeyCache(ITenantStore store, int capacity, int defaultRat
             var record = await store.GetKeyAsync(id, cancellationToken).ConfigureAwait(false);
             int? limit = null;
             if (record?.TenantId is { } tenantId) limit = (await store.GetTenantAsync(tenantId, cancellationToken).ConfigureAwait(false))?.RateLimitPerMinute;
-            entry = new Entry(record, limit ?? defaultRateLimit);
+            // Admin keys onboard tenants in bursts: they get their own, larger allowance.
+            entry = new Entry(record, record is { TenantId: null } ? adminRateLimit : limit ?? defaultRateLimit);
             Cache.Set(id, entry);
         }
         if (entry.Record is not { RevokedAt: null } record1 || !ApiKeys.Matches(key, record1.Hash)) return null;

@@ -73,7 +73,7 @@ public static class ApiSetup
             ApiCaller? caller;
             if (adminHash is not null && ApiKeys.Matches(key, adminHash))
             {
-                caller = new ApiCaller("config-admin", null, options.RateLimitPerMinute);
+                caller = new ApiCaller("config-admin", null, options.AdminRateLimitPerMinute);
             }
             else
             {

@@ -91,6 +91,7 @@ public sealed class TernOptions
             Api = new ApiOptions(
                 AdminKey: ReadAdminKey(s),
                 RateLimitPerMinute: s.WholeNumber("Tern:Api:RateLimitPerMinute", 100, 1, 1_000_000),
+                AdminRateLimitPerMinute: s.WholeNumber("Tern:Api:AdminRateLimitPerMinute", 1000, 1, 1_000_000),
                 MaxConcurrentRequests: s.WholeNumber("Tern:Api:MaxConcurrentRequests", 64, 1, 10_000),
                 MaxBodyBytes: (int)s.Size("Tern:Api:MaxBodyBytes", 64 * 1024, 1024, 16L << 20),
                 KeyCacheCapacity: s.WholeNumber("Tern:Api:KeyCacheCapacity", plan.HotReadEntries, 1, 1_000_000)),

@@ -117,6 +117,11 @@ internal static class PrometheusText
         Header(text, "tern_bounded_evictions_total", "Entries evicted from a bounded structure.", "counter");
         foreach (var s in m.Structures) Sample(text, "tern_bounded_evictions_total", "structure", s.Name, s.Evictions);
 
+        Header(text, "tern_cache_hits_total", "Lookups a cache answered.", "counter");
+        foreach (var s in m.Structures) if (s.Hits is { } hits) Sample(text, "tern_cache_hits_total", "structure", s.Name, hits);
+        Header(text, "tern_cache_misses_total", "Lookups a cache could not answer.", "counter");
+        foreach (var s in m.Structures) if (s.Misses is { } misses) Sample(text, "tern_cache_misses_total", "structure", s.Name, misses);
+
         Header(text, "tern_queue_depth", "Work waiting, by queue.", "gauge");
         Sample(text, "tern_queue_depth", "queue", "inbox", m.Queues.InboxPending);
         Sample(text, "tern_queue_depth", "queue", "outbox", m.Queues.OutboxPending);

@@ -124,7 +124,7 @@ internal static class ServeCommand
         services.AddSingleton<IChannelSender>(new WebhookSender(http, options.SendTimeout, TimeProvider.System));
         services.AddSingleton<IChannelSender>(WebhookSender.ForTenantEvents(http, options.SendTimeout, TimeProvider.System));
         var tenants = new SqliteTenantStore(database);
-        using var keyCache = new ApiKeyCache(tenants, options.Api.KeyCacheCapacity, options.Api.RateLimitPerMinute, TimeProvider.System, options.CatalogRefresh);
+        using var keyCache = new ApiKeyCache(tenants, options.Api.KeyCacheCapacity, options.Api.RateLimitPerMinute, options.Api.AdminRateLimitPerMinute, TimeProvider.System, options.CatalogRefresh);
         registry.Register(keyCache.Cache);
         services.AddSingleton<ITenantStore>(tenants);
         services.AddSingleton<ICatalogStore>(new SqliteCatalogStore(database));

@@ -12,13 +12,19 @@ public sealed class SqliteMessageQueries(SqliteDatabase database) : IMessageQuer
     private const string InboundSelect =
         "SELECT 'in' AS dir, seq AS id, channel_id, chat, CASE state WHEN 0 THEN 'received' ELSE 'routed' END AS status, " +
         "platform_id, text, sender, attachments, NULL AS payload, 0 AS attempts, NULL AS last_error, received_at AS created, COALESCE(routed_at, received_at) AS updated " +
-        "FROM inbox WHERE channel_id IN (SELECT id FROM channels WHERE tenant_id = $tenant)";
+        "FROM inbox WHERE channel_id IN (SELECT id FROM channels WHERE tenant_id = $tenant) " +
+        // Channel ids are global and reusable: rows from before the channel was (re)created belong to its previous owner.
+        "AND inbox.received_at >= (SELECT c.created_at FROM channels c WHERE c.id = inbox.channel_id)";
 
     private const string OutboundSelect =
         "SELECT 'out' AS dir, id, channel_id, chat, " +
         "CASE WHEN state = 2 THEN 'sent' WHEN state = 3 THEN 'failed' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS status, " +
-        "platform_message_id, json_extract(payload, '$.text'), NULL, NULL, payload, attempts, last_error, created_at, updated_at " +
-        "FROM outbox WHERE kind = 0 AND channel_id IN (SELECT id FROM channels WHERE tenant_id = $tenant)";
+        "platform_message_id, json_extract(payload, '$.text'), NULL, NULL, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
+        "FROM outbox WHERE kind = 0 AND channel_id IN (SELECT id FROM channels WHERE tenant_id = $tenant) " +
+        "AND outbox.created_at >= (SELECT c.created_at FROM channels c WHERE c.id = outbox.channel_id)";
+
+    /// <summary>Only rows of the channel as it is now, not of an earlier channel with the same id (another tenant's, perhaps).</summary>
+    private const string SinceChannelCreated = " AND created_at >= (SELECT c.created_at FROM channels c WHERE c.id = $channel)";
 
     public async Task<PageOf<MessageView>> ListAsync(MessageFilter filter, CancellationToken cancellationToken)
     {
@@ -189,7 +195,7 @@ public sealed class SqliteMessageQueries(SqliteDatabase database) : IMessageQuer
         {
             counts.Transaction = transaction;
             counts.CommandText =
-                "SELECT SUM(state = 0), SUM(state = 3), SUM(state = 2), MIN(CASE WHEN state = 0 THEN created_at END) FROM outbox WHERE channel_id = $channel AND kind = 0";
+                "SELECT SUM(state = 0), SUM(state = 3), SUM(state = 2), MIN(CASE WHEN state = 0 THEN created_at END) FROM outbox WHERE channel_id = $channel AND kind = 0" + SinceChannelCreated;
             counts.Parameters.AddWithValue("$channel", channelId);
             await using var reader = await counts.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -205,7 +211,7 @@ public sealed class SqliteMessageQueries(SqliteDatabase database) : IMessageQuer
         await using (var error = connection.CreateCommand())
         {
             error.Transaction = transaction;
-            error.CommandText = "SELECT last_error, updated_at FROM outbox WHERE channel_id = $channel AND kind = 0 AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1";
+            error.CommandText = "SELECT last_error, updated_at FROM outbox WHERE channel_id = $channel AND kind = 0 AND last_error IS NOT NULL" + SinceChannelCreated + " ORDER BY updated_at DESC LIMIT 1";
             error.Parameters.AddWithValue("$channel", channelId);
             await using var reader = await error.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

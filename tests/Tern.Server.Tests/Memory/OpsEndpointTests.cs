@@ -90,11 +90,14 @@ public sealed class OpsEndpointTests(OpsFixture ops) : IClassFixture<OpsFixture>
         Assert.True(memory.GetProperty("trims").GetInt64() >= 0);
         Assert.True(memory.GetProperty("compactions").GetInt64() >= 0);
 
-        // Every bounded structure as {name, count, capacity, evictions}, the configured override in place.
+        // Every bounded structure as {name, count, capacity, evictions}; caches add {hits, misses}.
         foreach (var element in memory.GetProperty("structures").EnumerateArray())
         {
-            Assert.Equal(new[] { "capacity", "count", "evictions", "name" }, element.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+            var fields = element.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToArray();
+            var isCache = element.TryGetProperty("hits", out _);
+            Assert.Equal(isCache ? ["capacity", "count", "evictions", "hits", "misses", "name"] : new[] { "capacity", "count", "evictions", "name" }, fields);
         }
+        Assert.Contains(memory.GetProperty("structures").EnumerateArray(), e => e.GetProperty("name").GetString() == "dedup" && e.TryGetProperty("hits", out _));
         var structures = MemoryJson.Structures(memory);
         Assert.Equal(structures.Count, structures.Select(s => s.Name).Distinct().Count());
         foreach (var name in new[] { "dedup", "dispatch", "write-queue", "cooldowns", "log-queue" }) MemoryJson.Structure(memory, name);

@@ -67,8 +67,9 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
     public async Task CommitRoutedAsync(IReadOnlyList<long> inboxSeqs, IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken)
     {
         var (routed, inserted) = await _database.Writer.ExecuteAsync(writer => Route(writer, inboxSeqs, deliveries), cancellationToken).ConfigureAwait(false);
-        _inbox.OnRouted(routed);
+        // Outbox up before inbox down: the backlog the ingress gate reads never dips in between.
         OnAdded(inserted);
+        _inbox.OnRouted(routed);
     }
 
     private static (int Routed, int Inserted) Route(SqliteWriter writer, IReadOnlyList<long> inboxSeqs, IReadOnlyList<NewDelivery> deliveries)

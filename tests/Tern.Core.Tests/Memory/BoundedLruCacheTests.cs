@@ -229,13 +229,17 @@ public sealed class BoundedLruCacheTests
         var b = new BoundedLruCache<int, int>("b", 4, time: _time);
         for (var i = 0; i < 10; i++) a.Set(i, i);
         for (var i = 0; i < 6; i++) b.Set(i, i);
+        a.TryGet(3, out _);
+        a.TryGet(99, out _);
+        a.TryGet(98, out _);
         registry.Register(a);
         registry.Register(b);
         registry.Register(new QueueGauge("q", () => 3, () => 8));
 
         Assert.Throws<InvalidOperationException>(() => registry.Register(new QueueGauge("a", () => 0, () => 1)));
         Assert.Equal(
-            new[] { new BoundedStructureReport("a", 10, 10, 0), new BoundedStructureReport("b", 4, 4, 2), new BoundedStructureReport("q", 3, 8, 0) },
+            // Caches add their hits and misses; a queue has none.
+            new[] { new BoundedStructureReport("a", 10, 10, 0, 1, 2), new BoundedStructureReport("b", 4, 4, 2, 0, 0), new BoundedStructureReport("q", 3, 8, 0) },
             registry.Report());
 
         Assert.Equal(5 + 2, registry.TrimAll(0.5));

@@ -244,7 +244,7 @@ public sealed class BoundedLruCacheTests
 
         Assert.Equal(5 + 2, registry.TrimAll(0.5));
         Assert.Equal(
-            new[] { new BoundedStructureReport("a", 5, 10, 5), new BoundedStructureReport("b", 2, 4, 4), new BoundedStructureReport("q", 3, 8, 0) },
+            new[] { new BoundedStructureReport("a", 5, 10, 5, 1, 2), new BoundedStructureReport("b", 2, 4, 4, 0, 0), new BoundedStructureReport("q", 3, 8, 0) },
             registry.Report());
     }
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Webhook → webhook benchmark: bench/webhook.sh [N...]        (default: 20000 200000)
+#
+# Builds the framework-dependent tern (dotnet publish, no RID) and the published single file
+# (self-contained, trimmed: the README's publish command), plus the driver bench/Tern.Bench. For each
+# N and each build the driver starts tern in a fresh temporary directory with a webhook channel "in",
+# a webhook channel "out" pointing at a loopback receiver inside the driver, and a route in → out;
+# POSTs N messages to /hooks/webhook/in at a fixed HTTP concurrency; and waits until every message
+# has arrived at the receiver. It prints one table row per run:
+#   seconds / msg/s   first POST to the last new delivery at the receiver (end to end)
+#   peak RSS MB       max of VmRSS (/proc/PID/status), sampled every 100 ms from the first POST to the end
+#   peak private MB   max of Private_Clean + Private_Dirty (/proc/PID/smaps_rollup), same samples
+#   lost, duplicated  counted per message at the receiver
+#   VmHWM MB          the kernel's high-water mark of RSS over the process's whole life (catches
+#                     spikes between samples and during start-up)
+#   end RSS MB        VmRSS once everything was delivered
+#   idle RSS MB       VmRSS 2 s after /health/ready, before the load
+#   ingest msg/s      N / time until the last POST was answered (202 = committed)
+#   tern CPU ms/msg   user + system CPU time of tern from the first POST to the last delivery, per message
+#   others' CPU %     CPU used by other processes (not tern, not the driver) in that window, as a share
+#                     of the machine: anything well above 0 means the figures are skewed by other work
+#   503s, errors      ingress refusals (retried after Retry-After) and other failed POSTs
+#   exit              tern's exit code after SIGTERM at the end of the run
+#
+# Environment knobs:
+#   BUILDS="framework-dependent single-file"   which builds to run
+#   CONCURRENCY=64    HTTP requests in flight against the ingress
+#   CHATS=100         chats the messages are spread over (delivery is ordered per chat)
+#   TERN_SETTINGS="Tern:Ingress:MaxBacklog=10000000"   extra settings for `tern serve`, space-separated
+#   TERN_ENV="DOTNET_GCHeapHardLimit=0xC000000 ..."   environment for `tern serve` only, space-separated
+#   KEEP=1            keep each run's directory (database and tern.log) under $TMPDIR
+#   WAIT_QUIET=600    before each run, wait up to this many seconds for the machine to be quiet
+#   NO_BUILD=1        reuse artifacts/bench from the previous run
+#
+# The driver (load generator + receiver) runs on the same machine and shares its cores with tern;
+# everything is loopback. Results and the machine they came from: docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT="$ROOT/artifacts/bench"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+COUNTS=("$@")
+[ ${#COUNTS[@]} -eq 0 ] && COUNTS=(20000 200000)
+BUILDS=${BUILDS:-"framework-dependent single-file"}
+CONCURRENCY=${CONCURRENCY:-64}
+CHATS=${CHATS:-100}
+# The only limit lifted for the benchmark: the on-disk backlog bound (default 1,000,000) so that a
+# burst of N never meets a 503 regardless of N. Everything else is tern's default configuration.
+TERN_SETTINGS=${TERN_SETTINGS:-"Tern:Ingress:MaxBacklog=10000000"}
+
+if [ -z "${NO_BUILD:-}" ]; then
+  echo "building into $OUT ..."
+  rm -rf "$OUT/framework-dependent" "$OUT/single-file" "$OUT/driver"
+  dotnet publish src/Tern.Server -c Release -o "$OUT/framework-dependent" -nologo -v q
+  dotnet publish src/Tern.Server -c Release -r linux-x64 -p:PublishSingleFile=true -o "$OUT/single-file" -nologo -v q
+  dotnet build bench/Tern.Bench -c Release -o "$OUT/driver" -nologo -v q
+fi
+
+args=()
+for build in $BUILDS; do
+  args+=(--target "$build=$OUT/$build/tern")
+done
+for n in "${COUNTS[@]}"; do
+  args+=(--n "$n")
+done
+for setting in $TERN_SETTINGS; do
+  args+=(--setting "$setting")
+done
+for variable in ${TERN_ENV:-}; do
+  args+=(--env "$variable")
+done
+[ -n "${KEEP:-}" ] && args+=(--keep)
+[ -n "${WAIT_QUIET:-}" ] && args+=(--wait-quiet "$WAIT_QUIET")
+
+echo "machine: $(nproc) cores; $(free -h | awk '/^Mem:/ {print $2 " RAM"}'); $(uname -sr); single file $(du -h "$OUT/single-file/tern" | cut -f1)"
+exec "$OUT/driver/Tern.Bench" "${args[@]}" --concurrency "$CONCURRENCY" --chats "$CHATS"

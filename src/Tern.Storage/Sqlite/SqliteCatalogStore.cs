@@ -94,37 +94,30 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
     public Task<bool> UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
         ChangeAsync(
             "UPDATE routes SET source_channel = $source, source_chats = $chats, destinations = $destinations, enabled = $enabled, tenant_id = $tenant, options = $options WHERE id = $id",
-            command =>
-            {
-                command.Parameters.AddWithValue("$id", route.Id);
-                command.Parameters.AddWithValue("$source", route.SourceChannel);
-                command.Parameters.AddWithValue("$chats", route.SourceChats is { Count: > 0 } chats ? CatalogJson.WriteStrings(chats) : DBNull.Value);
-                command.Parameters.AddWithValue("$destinations", CatalogJson.WriteStrings(route.Destinations.Select(d => d.ToString()).ToArray()));
-                command.Parameters.AddWithValue("$enabled", route.Enabled ? 1 : 0);
-                command.Parameters.AddWithValue("$tenant", route.TenantId);
-                command.Parameters.AddWithValue("$options", (object?)route.OptionsJson ?? DBNull.Value);
-            },
+            command => Bind(command, route),
             cancellationToken);
 
     public Task<bool> AddRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
         ChangeAsync(
             "INSERT INTO routes (id, source_channel, source_chats, destinations, enabled, tenant_id, options, created_at) " +
             "VALUES ($id, $source, $chats, $destinations, $enabled, $tenant, $options, $now) ON CONFLICT (id) DO NOTHING",
-            command =>
-            {
-                command.Parameters.AddWithValue("$id", route.Id);
-                command.Parameters.AddWithValue("$source", route.SourceChannel);
-                command.Parameters.AddWithValue("$chats", route.SourceChats is { Count: > 0 } chats ? CatalogJson.WriteStrings(chats) : DBNull.Value);
-                command.Parameters.AddWithValue("$destinations", CatalogJson.WriteStrings(route.Destinations.Select(d => d.ToString()).ToArray()));
-                command.Parameters.AddWithValue("$enabled", route.Enabled ? 1 : 0);
-                command.Parameters.AddWithValue("$tenant", route.TenantId);
-                command.Parameters.AddWithValue("$options", (object?)route.OptionsJson ?? DBNull.Value);
-                command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            },
+            command => Bind(command, route),
             cancellationToken);
 
     public Task<bool> RemoveRouteAsync(string id, CancellationToken cancellationToken) =>
         ChangeAsync("DELETE FROM routes WHERE id = $id", command => command.Parameters.AddWithValue("$id", id), cancellationToken);
+
+    private static void Bind(SqliteCommand command, RouteDefinition route)
+    {
+        command.Parameters.AddWithValue("$id", route.Id);
+        command.Parameters.AddWithValue("$source", route.SourceChannel);
+        command.Parameters.AddWithValue("$chats", route.SourceChats is { Count: > 0 } chats ? CatalogJson.WriteStrings(chats) : DBNull.Value);
+        command.Parameters.AddWithValue("$destinations", CatalogJson.WriteStrings(route.Destinations.Select(d => d.ToString()).ToArray()));
+        command.Parameters.AddWithValue("$enabled", route.Enabled ? 1 : 0);
+        command.Parameters.AddWithValue("$tenant", route.TenantId);
+        command.Parameters.AddWithValue("$options", (object?)route.OptionsJson ?? DBNull.Value);
+        command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+    }
 
     private static void Bind(SqliteCommand command, ChannelDefinition channel)
     {

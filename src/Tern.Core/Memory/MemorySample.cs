@@ -53,11 +53,14 @@ public sealed class ProcessMemoryReader : IMemoryReader
         }
 
         var gc = GC.GetGCMemoryInfo();
+        var heap = GC.GetTotalMemory(forceFullCollection: false);
         return new MemorySample(
             rss,
             privateBytes,
-            GC.GetTotalMemory(forceFullCollection: false),
-            gc.TotalCommittedBytes,
+            heap,
+            // The GC fills its memory info in at each collection: before the first one, committed reads 0
+            // although the heap is in use, so the heap in use is the honest lower bound until then.
+            gc.Index == 0 ? Math.Max(gc.TotalCommittedBytes, heap) : gc.TotalCommittedBytes,
             gc.FragmentedBytes,
             GC.CollectionCount(0),
             GC.CollectionCount(1),

@@ -66,8 +66,8 @@ public sealed class CatalogTests
             new RouteDefinition("r4", "in", null, [new Destination("d", null)], Enabled: false),
         ]);
 
-        Assert.Equal(["r1", "r3"], snapshot.RoutesFrom("in").ToArray().Select(r => r.Id));
-        Assert.Equal(["r2"], snapshot.RoutesFrom("other").ToArray().Select(r => r.Id));
+        Assert.Equal(["r1", "r3"], snapshot.RoutesFrom("in").ToArray().Select(r => r.Definition.Id));
+        Assert.Equal(["r2"], snapshot.RoutesFrom("other").ToArray().Select(r => r.Definition.Id));
         Assert.True(snapshot.RoutesFrom("nobody").IsEmpty);
         Assert.True(snapshot.RoutesFrom("IN").IsEmpty);
         Assert.Equal(4, snapshot.Routes.Count);
@@ -105,10 +105,12 @@ public sealed class CatalogTests
     }
 
     [Fact]
-    public void Only_the_webhook_channel_type_is_known()
+    public void Webhook_and_telegram_are_the_channel_types_one_can_create()
     {
         Assert.True(ChannelTypes.IsKnown("webhook"));
+        Assert.True(ChannelTypes.IsKnown("telegram"));
         Assert.False(ChannelTypes.IsKnown("Webhook"));
-        Assert.False(ChannelTypes.IsKnown("telegram"));
+        Assert.False(ChannelTypes.IsKnown("whatsapp"));
+        Assert.False(ChannelTypes.IsKnown(ChannelTypes.TenantWebhook));
     }
 }

@@ -7,7 +7,7 @@ public static class CatalogRules
 
     public static string? Id(string? id) => Identifiers.IsValid(id) ? null : $"must be {Identifiers.Rule}";
 
-    public static string? Type(string? type) => type is not null && ChannelTypes.IsKnown(type) ? null : $"must be one of: {ChannelTypes.Webhook}";
+    public static string? Type(string? type) => type is not null && ChannelTypes.IsKnown(type) ? null : $"must be one of: {ChannelTypes.KnownList}";
 
     public static string? Url(string? url, out Uri? parsed)
     {

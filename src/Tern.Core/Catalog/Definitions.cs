@@ -5,11 +5,16 @@ public static class ChannelTypes
 {
     public const string Webhook = "webhook";
 
+    /// <summary>A Telegram bot (Bot API); chats are Telegram chat ids, optionally <c>chat#topic</c> for a forum topic.</summary>
+    public const string Telegram = "telegram";
+
     /// <summary>A tenant's webhook subscription for events; made through the API, not the CLI.</summary>
     public const string TenantWebhook = "tenant-webhook";
 
     /// <summary>Types an operator or tenant can create as a channel.</summary>
-    public static bool IsKnown(string type) => type == Webhook;
+    public static bool IsKnown(string type) => type is Webhook or Telegram;
+
+    public const string KnownList = Webhook + ", " + Telegram;
 
     /// <summary>Lane channel id of a webhook subscription: '~' cannot occur in a channel id, so the two never collide.</summary>
     public static string SubscriptionChannelId(string subscriptionId) => "~webhook." + subscriptionId;

@@ -50,6 +50,9 @@ public enum SendOutcome
 
     /// <summary>Will never succeed (a 4xx other than 408/429); recorded with its reason.</summary>
     Permanent,
+
+    /// <summary>Not attempted: a rate limit says not yet. The lane (or the whole channel) waits for <see cref="SendResult.RetryAfter"/>; no attempt is counted.</summary>
+    Deferred,
 }
 
 /// <summary>What a channel client learned from one send.</summary>
@@ -60,7 +63,21 @@ public enum SendOutcome
 /// <param name="DestinationFault">True when the destination itself is failing (5xx, network), which counts toward parking it.</param>
 public readonly record struct SendResult(SendOutcome Outcome, string? PlatformMessageId, TimeSpan? RetryAfter, string? Error, bool DestinationFault)
 {
-    public static SendResult Ok(string? platformMessageId) => new(SendOutcome.Sent, platformMessageId, null, null, false);
+    /// <summary>Copies of source messages this send made (for edits and replies later).</summary>
+    public IReadOnlyList<MessageLink>? Links { get; init; }
+
+    /// <summary>The destination chat itself refuses (blocked, not found): its lane waits for the cooldown before the next delivery is tried.</summary>
+    public bool ParkLane { get; init; }
+
+    /// <summary>Every lane of the channel must wait this long (the platform's limit for the whole bot).</summary>
+    public TimeSpan? PauseChannel { get; init; }
+
+    public static SendResult Ok(string? platformMessageId, IReadOnlyList<MessageLink>? links = null) =>
+        new(SendOutcome.Sent, platformMessageId, null, null, false) { Links = links };
+
+    /// <summary>Not now: a rate limit allows the next send after <paramref name="wait"/>; <paramref name="wholeChannel"/> holds every lane of the channel.</summary>
+    public static SendResult Later(TimeSpan wait, bool wholeChannel = false) =>
+        new(SendOutcome.Deferred, null, wait, null, false) { PauseChannel = wholeChannel ? wait : null };
 
     public static SendResult Transient(string error, TimeSpan? retryAfter = null, bool destinationFault = true) =>
         new(SendOutcome.Retry, null, retryAfter, error, destinationFault);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Tern.Core.Catalog;
 using Tern.Core.Events;
+using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 
 namespace Tern.Core.Delivery;
@@ -29,6 +30,9 @@ public sealed partial class DeliveryEngine
     private readonly ConcurrentDictionary<string, long> _parkedUntil = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _reportedDown = new(StringComparer.Ordinal);
 
+    // Channels a rate limit holds back (bot-wide flood control); bounded by the number of channels.
+    private readonly ConcurrentDictionary<string, long> _pausedUntil = new(StringComparer.Ordinal);
+
     // Lanes whose last visit failed in storage; at most one entry per lane that was in flight, cleared when claimed again.
     private readonly ConcurrentDictionary<Lane, long> _heldLanes = new();
 
@@ -54,7 +58,19 @@ public sealed partial class DeliveryEngine
         _time = time;
         _logger = logger;
         _backoff = new Backoff(options.BackoffBase, options.BackoffMax);
+        Failures = new BoundedLruCache<Lane, DestinationFailure>("failing-destinations", Math.Max(1, options.FailureRecords), options.FailureMemory, time);
     }
+
+    /// <summary>Destination chats that failed lately (bounded, forgotten after <see cref="DeliveryOptions.FailureMemory"/>); a success clears the chat's record.</summary>
+    public BoundedLruCache<Lane, DestinationFailure> Failures { get; }
+
+    /// <summary>A channel's failing destination chats, most recent first.</summary>
+    public IReadOnlyList<KeyValuePair<Lane, DestinationFailure>> FailingDestinations(string channelId) =>
+        Failures.Snapshot((lane, _) => string.Equals(lane.ChannelId, channelId, StringComparison.Ordinal));
+
+    /// <summary>When a rate limit lets the channel send again, if it is holding it back now.</summary>
+    public DateTimeOffset? PausedUntil(string channelId) =>
+        _pausedUntil.TryGetValue(channelId, out var until) && until > NowMs ? DateTimeOffset.FromUnixTimeMilliseconds(until) : null;
 
     /// <summary>Lanes being sent right now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -83,6 +99,11 @@ public sealed partial class DeliveryEngine
         {
             if (until <= now) _heldLanes.TryRemove(lane, out _);
         }
+        foreach (var (channelId, until) in _pausedUntil)
+        {
+            if (until <= now) _pausedUntil.TryRemove(channelId, out _);
+        }
+        Failures.RemoveExpired();
         return removed;
     }
 
@@ -145,6 +166,11 @@ public sealed partial class DeliveryEngine
         {
             if (until > now) saturated.Add(channelId);
             else _parkedUntil.TryRemove(channelId, out _);
+        }
+        foreach (var (channelId, until) in _pausedUntil)
+        {
+            if (until > now) saturated.Add(channelId);
+            else _pausedUntil.TryRemove(channelId, out _);
         }
 
         IReadOnlyList<Lane> due;
@@ -256,15 +282,17 @@ public sealed partial class DeliveryEngine
         }
     }
 
-    /// <summary>Writes the outcome; returns false when the lane must stop (a retry holds it).</summary>
+    /// <summary>Writes the outcome; returns false when the lane must stop (a retry, a rate limit or a parked chat holds it).</summary>
     private async Task<bool> RecordAsync(Lane lane, PendingDelivery delivery, SendResult result)
     {
         var now = NowMs;
+        if (result.PauseChannel is { } pause) PauseChannel(lane.ChannelId, now + (long)pause.TotalMilliseconds);
         switch (result.Outcome)
         {
             case SendOutcome.Sent:
                 await _outbox.MarkSentAsync(delivery.Id, result.PlatformMessageId, now,
-                    TenantEvents.Outcome(_catalog.Current, delivery, TenantEvents.MessageSent, result.PlatformMessageId, null, now), CancellationToken.None).ConfigureAwait(false);
+                    TenantEvents.Outcome(_catalog.Current, delivery, TenantEvents.MessageSent, result.PlatformMessageId, null, now),
+                    result.Links ?? [], CancellationToken.None).ConfigureAwait(false);
                 if (_reportedDown.TryRemove(lane.ChannelId, out _))
                 {
                     await _outbox.AddAsync(TenantEvents.ChannelStatusChanged(_catalog.Current, lane.ChannelId, "up", null, now), CancellationToken.None).ConfigureAwait(false);
@@ -272,13 +300,24 @@ public sealed partial class DeliveryEngine
                 _counters.OnDelivered();
                 _latency.Record(TimeSpan.FromMilliseconds(Math.Max(0, now - delivery.CreatedAtMs)));
                 _consecutiveFaults.TryRemove(lane.ChannelId, out _);
+                Failures.Remove(lane);
                 return true;
 
             case SendOutcome.Permanent:
                 await FailAsync(delivery, result.Error ?? "rejected", now).ConfigureAwait(false);
                 _counters.OnFailed();
                 _consecutiveFaults.TryRemove(lane.ChannelId, out _);
-                return true;
+                if (!result.ParkLane) return true;
+                // The chat refuses (blocked, gone): the next delivery to it waits for the cooldown, the rest of the channel goes on.
+                var parkedUntil = now + (long)_options.Cooldown.TotalMilliseconds;
+                NoteFailure(lane, result.Error ?? "rejected", now, parkedUntil);
+                LogChatParked(lane.ChannelId, lane.Chat, result.Error ?? "rejected", _options.Cooldown);
+                await _outbox.DeferLaneAsync(lane, parkedUntil, CancellationToken.None).ConfigureAwait(false);
+                return false;
+
+            case SendOutcome.Deferred:
+                await _outbox.DeferLaneAsync(lane, now + (long)(result.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalMilliseconds, CancellationToken.None).ConfigureAwait(false);
+                return false;
 
             default:
                 if (now - delivery.CreatedAtMs >= _options.GiveUpAfter.TotalMilliseconds)
@@ -292,9 +331,19 @@ public sealed partial class DeliveryEngine
                 _counters.OnRetried();
                 var delay = result.RetryAfter ?? _backoff.Delay(delivery.Attempts + 1, Random.Shared.NextDouble());
                 await _outbox.ScheduleRetryAsync(delivery.Id, lane, now + (long)delay.TotalMilliseconds, result.Error ?? "retry", now, CancellationToken.None).ConfigureAwait(false);
+                NoteFailure(lane, result.Error ?? "retry", now, null);
                 if (result.DestinationFault) await CountFaultAsync(lane.ChannelId, now).ConfigureAwait(false);
                 return false;
         }
+    }
+
+    private void PauseChannel(string channelId, long untilMs) =>
+        _pausedUntil.AddOrUpdate(channelId, untilMs, (_, existing) => Math.Max(existing, untilMs));
+
+    private void NoteFailure(Lane lane, string error, long now, long? parkedUntil)
+    {
+        var known = Failures.TryGet(lane, out var previous);
+        Failures.Set(lane, new DestinationFailure(known ? previous.Failures + 1 : 1, error, known ? previous.FirstAtMs : now, now, parkedUntil));
     }
 
     private Task FailAsync(PendingDelivery delivery, string reason, long now) =>
@@ -319,6 +368,9 @@ public sealed partial class DeliveryEngine
     [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId} failed {Faults} times in a row; parked for {Cooldown}")]
     private partial void LogParked(string channelId, int faults, TimeSpan cooldown);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Chat {Chat} of channel {ChannelId} refused a delivery ({Error}); its next delivery waits {Cooldown}")]
+    private partial void LogChatParked(string channelId, string chat, string error, TimeSpan cooldown);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Looking for due deliveries failed")]
     private partial void LogClaimFailed(Exception ex);
 
@@ -328,3 +380,8 @@ public sealed partial class DeliveryEngine
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown grace over; abandoning {Count} in-flight lanes (their deliveries stay pending)")]
     private partial void LogAbandoning(int count);
 }
+
+/// <summary>What went wrong lately with one destination chat (shown in the channel's status).</summary>
+/// <param name="Failures">Failed attempts since the last success.</param>
+/// <param name="ParkedUntilMs">When the chat refused for good (blocked, not found), the time its next delivery is tried.</param>
+public sealed record DestinationFailure(int Failures, string LastError, long FirstAtMs, long LastAtMs, long? ParkedUntilMs);

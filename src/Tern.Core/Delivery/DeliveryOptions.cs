@@ -29,4 +29,10 @@ public sealed class DeliveryOptions
 
     /// <summary>On shutdown, how long in-flight sends may take before they are abandoned (and stay pending).</summary>
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Failing destination chats remembered for the channel status (a bounded structure).</summary>
+    public int FailureRecords { get; set; } = 4096;
+
+    /// <summary>How long a failing chat's record is kept after its last failure.</summary>
+    public TimeSpan FailureMemory { get; set; } = TimeSpan.FromHours(24);
 }

@@ -138,6 +138,22 @@ public sealed class BoundedLruCache<TKey, TValue> : IBoundedStructure, IExpiring
         }
     }
 
+    /// <summary>The live (not expired) entries matching <paramref name="filter"/>, most recently used first; for status pages, not the hot path.</summary>
+    public IReadOnlyList<KeyValuePair<TKey, TValue>> Snapshot(Func<TKey, TValue, bool> filter)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            var list = new List<KeyValuePair<TKey, TValue>>();
+            foreach (var entry in _order)
+            {
+                if (_ttlTicks > 0 && now - entry.Stamp > _ttlTicks) continue;
+                if (filter(entry.Key, entry.Value)) list.Add(new KeyValuePair<TKey, TValue>(entry.Key, entry.Value));
+            }
+            return list;
+        }
+    }
+
     /// <summary>Changes the bound (pressure relief or a new plan); shrinking evicts at once.</summary>
     public void Resize(int capacity)
     {

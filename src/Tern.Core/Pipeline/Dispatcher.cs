@@ -34,6 +34,7 @@ public sealed partial class Dispatcher
         _counters = counters;
         _time = time;
         _logger = logger;
+        Albums = new AlbumBuffer(Math.Max(1, options.AlbumGroups), options.AlbumQuiet, options.AlbumMaxAge);
         var perPartition = Math.Max(1, options.Capacity / options.Workers);
         _partitions = new Channel<InboxItem>[options.Workers];
         for (var i = 0; i < _partitions.Length; i++)
@@ -46,6 +47,9 @@ public sealed partial class Dispatcher
             });
         }
     }
+
+    /// <summary>Albums waiting to be complete, over all workers.</summary>
+    public AlbumBuffer Albums { get; }
 
     /// <summary>Messages in memory waiting for a worker.</summary>
     public int Queued => _partitions.Sum(p => p.Reader.Count);
@@ -112,20 +116,47 @@ public sealed partial class Dispatcher
 
     private async Task WorkAsync(ChannelReader<InboxItem> reader, CancellationToken stoppingToken)
     {
-        var batch = new List<InboxItem>(_options.BatchSize);
+        var units = new List<IReadOnlyList<InboxItem>>(_options.BatchSize);
         var seqs = new List<long>(_options.BatchSize);
         var deliveries = new List<NewDelivery>(_options.BatchSize);
         var scratch = new ArrayBufferWriter<byte>(1024);
+        var albums = Albums.CreateAssembler(Albums.Capacity / _partitions.Length);
+        Task<bool>? waiting = null;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            while (true)
             {
-                batch.Clear();
-                while (batch.Count < _options.BatchSize && reader.TryRead(out var item)) batch.Add(item);
-                if (batch.Count == 0) continue;
+                // Wait for messages, or for the next open album to fall due.
+                waiting ??= reader.WaitToReadAsync(stoppingToken).AsTask();
+                if (albums.NextDeadlineMs is { } deadline)
+                {
+                    var delay = deadline - NowMs;
+                    if (delay > 0) await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromMilliseconds(delay), _time, stoppingToken)).ConfigureAwait(false);
+                    stoppingToken.ThrowIfCancellationRequested();
+                }
+                else
+                {
+                    await waiting.ConfigureAwait(false);
+                }
+                if (waiting.IsCompleted)
+                {
+                    if (!await waiting.ConfigureAwait(false)) break;
+                    waiting = null;
+                }
+
+                units.Clear();
+                var now = NowMs;
+                var taken = 0;
+                while (taken < _options.BatchSize && reader.TryRead(out var item))
+                {
+                    albums.Accept(item, now, units);
+                    taken++;
+                }
+                albums.Expire(now, units);
+                if (units.Count == 0) continue;
                 // A failed batch is retried in place until it commits (or the dispatcher stops): moving on to the
                 // messages queued behind it would route a chat's later messages before its earlier ones.
-                while (!await RouteBatchAsync(batch, seqs, deliveries, scratch, stoppingToken).ConfigureAwait(false))
+                while (!await RouteBatchAsync(units, seqs, deliveries, scratch, stoppingToken).ConfigureAwait(false))
                 {
                 }
             }
@@ -134,31 +165,37 @@ public sealed partial class Dispatcher
         {
             // Whatever is still queued stays pending in the inbox and is read again at the next start.
         }
+        finally
+        {
+            albums.Abandon();
+        }
     }
 
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
     /// <summary>Routes and commits one batch; false when the commit failed and the same batch must be tried again.</summary>
-    private async Task<bool> RouteBatchAsync(List<InboxItem> batch, List<long> seqs, List<NewDelivery> deliveries, ArrayBufferWriter<byte> scratch, CancellationToken stoppingToken)
+    private async Task<bool> RouteBatchAsync(List<IReadOnlyList<InboxItem>> units, List<long> seqs, List<NewDelivery> deliveries, ArrayBufferWriter<byte> scratch, CancellationToken stoppingToken)
     {
         seqs.Clear();
         deliveries.Clear();
         try
         {
             var catalog = await _catalog.GetAsync(stoppingToken).ConfigureAwait(false);
-            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            foreach (var item in batch)
+            var now = NowMs;
+            foreach (var unit in units)
             {
-                Router.Route(item, catalog, now, deliveries, scratch);
-                seqs.Add(item.Seq);
+                Router.Route(unit, catalog, now, deliveries, scratch);
+                foreach (var item in unit) seqs.Add(item.Seq);
             }
             // Not cancellable: once routed, the commit should land; it is short.
             await _outbox.CommitRoutedAsync(seqs, deliveries, CancellationToken.None).ConfigureAwait(false);
-            _counters.OnRouted(batch.Count);
+            _counters.OnRouted(seqs.Count);
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The rows are still pending on disk (routing them twice is a no-op), so retrying is safe.
-            LogRouteFailed(ex, batch.Count);
+            LogRouteFailed(ex, units.Sum(u => u.Count));
             await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken).ConfigureAwait(false);
             return false;
         }

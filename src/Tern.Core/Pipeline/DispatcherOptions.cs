@@ -13,4 +13,13 @@ public sealed class DispatcherOptions
 
     /// <summary>Messages routed per transaction.</summary>
     public int BatchSize { get; set; } = 128;
+
+    /// <summary>Albums (media groups) open at once, over all workers; when full, the oldest goes out as it is.</summary>
+    public int AlbumGroups { get; set; } = 256;
+
+    /// <summary>An album goes out once no new item arrived for this long.</summary>
+    public TimeSpan AlbumQuiet { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>An album goes out at the latest this long after its first item, however busy it is.</summary>
+    public TimeSpan AlbumMaxAge { get; set; } = TimeSpan.FromSeconds(10);
 }

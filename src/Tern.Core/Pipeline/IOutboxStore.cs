@@ -19,8 +19,8 @@ public interface IOutboxStore
     /// <summary>The oldest pending deliveries of a lane, in order.</summary>
     Task<IReadOnlyList<PendingDelivery>> ReadLaneAsync(Lane lane, int max, CancellationToken cancellationToken);
 
-    /// <summary>Marks a delivery sent and, in the same transaction, writes the events that report it.</summary>
-    Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken);
+    /// <summary>Marks a delivery sent and, in the same transaction, writes the events that report it and the message links it made.</summary>
+    Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, IReadOnlyList<MessageLink> links, CancellationToken cancellationToken);
 
     /// <summary>Marks a delivery failed for good and, in the same transaction, writes the events that report it.</summary>
     Task MarkFailedAsync(long deliveryId, string reason, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken);
@@ -36,6 +36,9 @@ public interface IOutboxStore
 
     /// <summary>Counts a failed attempt and holds the whole lane until <paramref name="dueAtMs"/>, keeping its order.</summary>
     Task ScheduleRetryAsync(long deliveryId, Lane lane, long dueAtMs, string error, long nowMs, CancellationToken cancellationToken);
+
+    /// <summary>Holds a lane until <paramref name="untilMs"/> without counting an attempt (a rate limit, or a parked chat).</summary>
+    Task DeferLaneAsync(Lane lane, long untilMs, CancellationToken cancellationToken);
 
     /// <summary>Drops the lane when it has nothing pending, else makes it due at <paramref name="nowMs"/> again.</summary>
     Task ReleaseLaneAsync(Lane lane, long nowMs, CancellationToken cancellationToken);

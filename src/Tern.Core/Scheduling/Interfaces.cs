@@ -14,6 +14,9 @@ public interface IRetentionStore
 {
     /// <summary>Deletes up to <paramref name="batch"/> finished inbox and outbox rows older than <paramref name="cutoff"/>; returns how many of each.</summary>
     Task<(int Inbox, int Outbox)> PurgeAsync(DateTimeOffset cutoff, int batch, CancellationToken cancellationToken);
+
+    /// <summary>Deletes up to <paramref name="batch"/> message links (source message to copy) made before <paramref name="cutoff"/>.</summary>
+    Task<int> PurgeLinksAsync(DateTimeOffset cutoff, int batch, CancellationToken cancellationToken);
 }
 
 /// <summary>Engine housekeeping (SQLite: PRAGMA optimize, incremental vacuum, WAL checkpoint).</summary>

@@ -18,6 +18,8 @@ internal sealed class InMemoryOutboxStore(InMemoryInboxStore? inbox = null) : IO
     private readonly Dictionary<long, string> _failed = [];
     private readonly List<RetryCall> _retries = [];
     private readonly List<(string ChannelId, long UntilMs)> _defers = [];
+    private readonly List<(Lane Lane, long UntilMs)> _laneDefers = [];
+    private readonly List<MessageLink> _links = [];
     private readonly AsyncSignal _added = new();
     private long _nextId;
     private int _commits;
@@ -210,10 +212,11 @@ internal sealed class InMemoryOutboxStore(InMemoryInboxStore? inbox = null) : IO
         }
     }
 
-    public Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken)
+    public Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, IReadOnlyList<MessageLink> links, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
+            _links.AddRange(links);
             var row = _rows[deliveryId];
             if (row.State == DeliveryState.Pending)
             {
@@ -283,6 +286,34 @@ internal sealed class InMemoryOutboxStore(InMemoryInboxStore? inbox = null) : IO
             }
         }
         return Task.CompletedTask;
+    }
+
+    public Task DeferLaneAsync(Lane lane, long untilMs, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            _laneDefers.Add((lane, untilMs));
+            if (_lanes.TryGetValue(lane, out var due)) _lanes[lane] = Math.Max(due, untilMs);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Lane holds that counted no attempt (rate limits, parked chats), in call order.</summary>
+    public IReadOnlyList<(Lane Lane, long UntilMs)> LaneDefers
+    {
+        get
+        {
+            lock (_lock) return _laneDefers.ToList();
+        }
+    }
+
+    /// <summary>Message links written with mark-sent calls.</summary>
+    public IReadOnlyList<MessageLink> Links
+    {
+        get
+        {
+            lock (_lock) return _links.ToList();
+        }
     }
 
     public Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken)

@@ -7,14 +7,14 @@ namespace Tern.Storage.Sqlite;
 public sealed class SqliteInboxStore : IInboxStore, IDisposable
 {
     private const string InsertSql =
-        "INSERT INTO inbox (channel_id, platform_id, chat, sender, text, attachments, received_at) " +
-        "VALUES ($channel, $platform_id, $chat, $sender, $text, $attachments, $received_at) " +
+        "INSERT INTO inbox (channel_id, platform_id, chat, sender, text, attachments, received_at, kind, message_id, reply_to, group_id, meta) " +
+        "VALUES ($channel, $platform_id, $chat, $sender, $text, $attachments, $received_at, $kind, $message_id, $reply_to, $group_id, $meta) " +
         "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING seq";
 
     private const string ExistingSql = "SELECT seq FROM inbox WHERE channel_id = $channel AND platform_id = $platform_id";
 
     private const string PendingSql =
-        "SELECT seq, channel_id, platform_id, chat, sender, text, attachments, received_at FROM inbox " +
+        "SELECT seq, channel_id, platform_id, chat, sender, text, attachments, received_at, kind, message_id, reply_to, group_id, meta FROM inbox " +
         "WHERE state = 0 AND seq > $after ORDER BY seq LIMIT $max";
 
     private readonly SqliteDatabase _database;
@@ -59,6 +59,11 @@ public sealed class SqliteInboxStore : IInboxStore, IDisposable
         insert.Parameters.AddWithValue("$text", (object?)envelope.Text ?? DBNull.Value);
         insert.Parameters.AddWithValue("$attachments", (object?)envelope.AttachmentsJson ?? DBNull.Value);
         insert.Parameters.AddWithValue("$received_at", envelope.ReceivedAtMs);
+        insert.Parameters.AddWithValue("$kind", (int)envelope.Kind);
+        insert.Parameters.AddWithValue("$message_id", (object?)envelope.MessageId ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$reply_to", (object?)envelope.ReplyToId ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$group_id", (object?)envelope.GroupId ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$meta", (object?)envelope.MetaJson ?? DBNull.Value);
         var seq = insert.ExecuteScalar();
         if (seq is long inserted) return new InboxAppendResult(inserted, Duplicate: false);
 
@@ -88,7 +93,12 @@ public sealed class SqliteInboxStore : IInboxStore, IDisposable
                     NullableString(reader, 4),
                     NullableString(reader, 5),
                     NullableString(reader, 6),
-                    reader.GetInt64(7))));
+                    reader.GetInt64(7),
+                    (MessageKind)reader.GetInt32(8),
+                    NullableString(reader, 9),
+                    NullableString(reader, 10),
+                    NullableString(reader, 11),
+                    NullableString(reader, 12))));
         }
         return items;
     }

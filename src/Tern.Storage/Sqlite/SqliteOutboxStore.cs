@@ -41,6 +41,12 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
         "DELETE FROM lanes WHERE channel_id = $channel AND chat = $chat " +
         "AND NOT EXISTS (SELECT 1 FROM outbox WHERE channel_id = $channel AND chat = $chat AND state = 0)";
 
+    private const string InsertLinkSql =
+        "INSERT INTO message_links (source_channel, source_chat, source_message, dest_channel, dest_chat, dest_message, created_at) " +
+        "VALUES ($source_channel, $source_chat, $source_message, $dest_channel, $dest_chat, $dest_message, $now) ON CONFLICT DO NOTHING";
+
+    private const string DeferLaneSql = "UPDATE lanes SET due_at = MAX(due_at, $until) WHERE channel_id = $channel AND chat = $chat";
+
     private const string DeferChannelSql = "UPDATE lanes SET due_at = MAX(due_at, $until) WHERE channel_id = $channel";
 
     private readonly SqliteDatabase _database;
@@ -210,7 +216,7 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
         return deliveries;
     }
 
-    public async Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, CancellationToken cancellationToken)
+    public async Task MarkSentAsync(long deliveryId, string? platformMessageId, long nowMs, IReadOnlyList<NewDelivery> events, IReadOnlyList<MessageLink> links, CancellationToken cancellationToken)
     {
         var (changed, added) = await _database.Writer.ExecuteAsync(writer =>
         {
@@ -219,6 +225,7 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
             command.Parameters.AddWithValue("$now", nowMs);
             command.Parameters.AddWithValue("$id", deliveryId);
             var changed = command.ExecuteNonQuery();
+            foreach (var link in links) InsertLink(writer, link, nowMs);
             // Events only for the call that made the change: a repeated mark reports nothing twice.
             return (changed, changed == 1 ? InsertAll(writer, events) : 0);
         }, cancellationToken).ConfigureAwait(false);
@@ -277,6 +284,29 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
         hold.Parameters.AddWithValue("$chat", lane.Chat);
         hold.ExecuteNonQuery();
     }
+
+    private static void InsertLink(SqliteWriter writer, MessageLink link, long nowMs)
+    {
+        var insert = writer.Command(InsertLinkSql);
+        insert.Parameters.AddWithValue("$source_channel", link.SourceChannel);
+        insert.Parameters.AddWithValue("$source_chat", link.SourceChat);
+        insert.Parameters.AddWithValue("$source_message", link.SourceMessageId);
+        insert.Parameters.AddWithValue("$dest_channel", link.DestinationChannel);
+        insert.Parameters.AddWithValue("$dest_chat", link.DestinationChat);
+        insert.Parameters.AddWithValue("$dest_message", link.DestinationMessageId);
+        insert.Parameters.AddWithValue("$now", nowMs);
+        insert.ExecuteNonQuery();
+    }
+
+    public Task DeferLaneAsync(Lane lane, long untilMs, CancellationToken cancellationToken) =>
+        _database.Writer.ExecuteAsync(writer =>
+        {
+            var defer = writer.Command(DeferLaneSql);
+            defer.Parameters.AddWithValue("$until", untilMs);
+            defer.Parameters.AddWithValue("$channel", lane.ChannelId);
+            defer.Parameters.AddWithValue("$chat", lane.Chat);
+            return defer.ExecuteNonQuery();
+        }, cancellationToken);
 
     public Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken) =>
         _database.Writer.ExecuteAsync(writer =>

@@ -76,6 +76,17 @@ public sealed class SqliteRuntimeStore(SqliteDatabase database) : IRestartLog, I
             return (inbox.ExecuteNonQuery(), outboxDeleted);
         }, cancellationToken);
 
+    public Task<int> PurgeLinksAsync(DateTimeOffset cutoff, int batch, CancellationToken cancellationToken) =>
+        database.Writer.ExecuteAsync(writer =>
+        {
+            var links = writer.Command(
+                "DELETE FROM message_links WHERE (source_channel, source_chat, source_message, dest_channel, dest_chat, dest_message) IN " +
+                "(SELECT source_channel, source_chat, source_message, dest_channel, dest_chat, dest_message FROM message_links WHERE created_at < $cutoff LIMIT $batch)");
+            links.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
+            links.Parameters.AddWithValue("$batch", batch);
+            return links.ExecuteNonQuery();
+        }, cancellationToken);
+
     public async Task MaintainAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

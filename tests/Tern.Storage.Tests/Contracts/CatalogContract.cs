@@ -139,7 +139,7 @@ public abstract class CatalogContract<TFactory> : StoreContract<TFactory>
 
         var snapshot = await Stores.Catalog.LoadAsync(Ct);
 
-        Assert.Equal(["r-on"], snapshot.RoutesFrom("in").ToArray().Select(r => r.Id));
+        Assert.Equal(["r-on"], snapshot.RoutesFrom("in").ToArray().Select(r => r.Definition.Id));
         Assert.Equal(2, snapshot.Routes.Count);
     }
 

@@ -156,7 +156,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
         Assert.Equal(seeded.Take(3).Select(d => d.Id), firstThree.Select(d => d.Id));
         Assert.Equal(firstThree.Select(d => d.Id).Order(), firstThree.Select(d => d.Id));
 
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 2_000, [], [], Ct);
         await Stores.Outbox.MarkFailedAsync(seeded[1].Id, "nope", 2_000, [], Ct);
 
         var rest = await Stores.Outbox.ReadLaneAsync(LaneA, 10, Ct);
@@ -170,7 +170,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
         var seeded = await SeedLaneAsync(LaneA, 2, 1_000);
         Assert.Equal(2, Stores.Outbox.PendingCount);
 
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, "platform-77", 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, "platform-77", 2_000, [], [], Ct);
 
         var record = await DeliveryAsync(seeded[0].Id);
         Assert.Equal(DeliveryState.Sent, record.State);
@@ -187,7 +187,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
         var seeded = await SeedLaneAsync(LaneA, 1, 1_000);
         await Stores.Outbox.ScheduleRetryAsync(seeded[0].Id, LaneA, 3_000, "HTTP 503", 2_000, Ct);
 
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 4_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 4_000, [], [], Ct);
 
         var record = await DeliveryAsync(seeded[0].Id);
         Assert.Equal(DeliveryState.Sent, record.State);
@@ -200,13 +200,13 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
     public async Task Marking_a_delivery_twice_changes_nothing_the_second_time()
     {
         var seeded = await SeedLaneAsync(LaneA, 2, 1_000);
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, "first", 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, "first", 2_000, [], [], Ct);
         await Stores.Outbox.MarkFailedAsync(seeded[1].Id, "first reason", 2_000, [], Ct);
         Assert.Equal(0, Stores.Outbox.PendingCount);
 
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, "second", 3_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, "second", 3_000, [], [], Ct);
         await Stores.Outbox.MarkFailedAsync(seeded[0].Id, "late failure", 3_000, [], Ct);
-        await Stores.Outbox.MarkSentAsync(seeded[1].Id, "late success", 3_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[1].Id, "late success", 3_000, [], [], Ct);
 
         Assert.Equal(0, Stores.Outbox.PendingCount);
         var sent = await DeliveryAsync(seeded[0].Id);
@@ -296,7 +296,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
     public async Task ReleaseLane_drops_a_lane_with_nothing_pending()
     {
         var seeded = await SeedLaneAsync(LaneA, 2, 1_000);
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 2_000, [], [], Ct);
         await Stores.Outbox.MarkFailedAsync(seeded[1].Id, "bad", 2_000, [], Ct);
 
         await Stores.Outbox.ReleaseLaneAsync(LaneA, 2_000, Ct);
@@ -310,7 +310,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
     {
         var seeded = await SeedLaneAsync(LaneA, 2, 1_000);
         await Stores.Outbox.ScheduleRetryAsync(seeded[0].Id, LaneA, 99_000, "HTTP 500", 2_000, Ct);
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 3_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 3_000, [], [], Ct);
 
         await Stores.Outbox.ReleaseLaneAsync(LaneA, 5_000, Ct);
 
@@ -323,7 +323,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
     public async Task A_dropped_lane_comes_back_when_new_deliveries_arrive()
     {
         var seeded = await SeedLaneAsync(LaneA, 1, 1_000);
-        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(seeded[0].Id, null, 2_000, [], [], Ct);
         await Stores.Outbox.ReleaseLaneAsync(LaneA, 2_000, Ct);
         Assert.Empty(await Stores.ReadLanesAsync(Ct));
 
@@ -391,7 +391,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
         Assert.Equal((2L, 3L), (Stores.Inbox.PendingCount, Stores.Outbox.PendingCount));
 
         var a = await Stores.Outbox.ReadLaneAsync(LaneA, 10, Ct);
-        await Stores.Outbox.MarkSentAsync(a[0].Id, null, 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(a[0].Id, null, 2_000, [], [], Ct);
         Assert.Equal(2, Stores.Outbox.PendingCount);
         await Stores.Outbox.ScheduleRetryAsync(a[1].Id, LaneA, 5_000, "HTTP 500", 2_000, Ct);
         Assert.Equal(2, Stores.Outbox.PendingCount);
@@ -420,7 +420,7 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
 
         await Task.WhenAll(all.Select((d, i) => Task.Run(() => i % 3 == 0
             ? Stores.Outbox.MarkFailedAsync(d.Id, "no", 2_000, [], Ct)
-            : Stores.Outbox.MarkSentAsync(d.Id, null, 2_000, [], Ct))));
+            : Stores.Outbox.MarkSentAsync(d.Id, null, 2_000, [], [], Ct))));
         await Task.WhenAll(lanes.Select(l => Stores.Outbox.ReleaseLaneAsync(l, 2_000, Ct)));
 
         Assert.Equal(0, Stores.Outbox.PendingCount);

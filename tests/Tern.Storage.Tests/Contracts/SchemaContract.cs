@@ -50,7 +50,7 @@ public abstract class SchemaContract<TFactory> : StoreContract<TFactory>
             [Delivery(routedSeq, lane, 1_000, "{\"a\":1}"), Delivery(routedSeq, lane, 1_000, "{\"a\":2}"), Delivery(routedSeq, lane, 1_000, "{\"a\":3}")],
             Ct);
         var deliveries = await Stores.Outbox.ReadLaneAsync(lane, 10, Ct);
-        await Stores.Outbox.MarkSentAsync(deliveries[0].Id, "pid-1", 2_000, [], Ct);
+        await Stores.Outbox.MarkSentAsync(deliveries[0].Id, "pid-1", 2_000, [], [], Ct);
         await Stores.Outbox.MarkFailedAsync(deliveries[1].Id, "HTTP 400", 2_000, [], Ct);
         await Stores.Outbox.ScheduleRetryAsync(deliveries[2].Id, lane, 30_000, "HTTP 503", 2_000, Ct);
         await Stores.Catalog.AddChannelAsync(new ChannelDefinition("out", ChannelTypes.Webhook, "k", new Uri("http://127.0.0.1:9/"), 2), Ct);

@@ -104,8 +104,15 @@ public static class Program
           tern [serve]                     run the gateway (HTTP on Tern:Http:Url, default http://127.0.0.1:8080)
           tern migrate                     create or upgrade the database and exit
           tern channels add --id ID [--type webhook] [--url URL] [--secret S] [--max-concurrency N]
+          tern channels add --id ID --type telegram --token TOKEN [--mode polling|webhook] [--base-url URL]
+                            [--webhook-url URL] [--limits bot_per_second=30,chat_per_second=1,chat_burst=3,group_per_minute=20]
+                                           (the token is checked with getMe before the channel is stored)
           tern channels list | remove --id ID
-          tern routes add --id ID --from CHANNEL [--chats A,B] --to CHANNEL[:CHAT] [--to …]
+          tern routes add --id ID --from CHANNEL [--chats A,B] --to CHANNEL[:CHAT[#TOPIC]] [--to …]
+                          [--mode copy|forward] [--contains T]… [--regex RE]… [--deny-contains T]… [--deny-regex RE]…
+                          [--ignore-case] [--media photo,video,…] [--deny-media …] [--senders ID,@name] [--deny-senders …]
+                          [--replace 'RE=>TEXT']… [--header T] [--footer T] [--template T] [--no-edits] [--callbacks]
+                          [--options JSON]     (see docs/routing.md)
           tern routes list | remove --id ID
           tern keys create --tenant ID [--name N] | --admin
                                            make an API key (printed once; a new tenant is created with it)

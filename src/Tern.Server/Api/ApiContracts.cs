@@ -9,9 +9,18 @@ public sealed record CreateTenantRequest(string? Id, int? RateLimitPerMinute);
 
 public sealed record CreateKeyRequest(string? Tenant, bool? Admin, string? Name);
 
-public sealed record ChannelRequest(string? Id, string? Type, string? Url, string? Secret, int? MaxConcurrency);
+public sealed record ChannelRequest(string? Id, string? Type, string? Url, string? Secret, int? MaxConcurrency, TelegramRequest? Telegram = null);
 
-public sealed record RouteRequest(string? Id, string? From, IReadOnlyList<string>? Chats, IReadOnlyList<string>? To, bool? Enabled);
+/// <param name="Token">The bot token from @BotFather; write-only, checked with getMe.</param>
+/// <param name="Mode">polling (default) or webhook.</param>
+/// <param name="BaseUrl">A local Bot API server instead of https://api.telegram.org.</param>
+/// <param name="WebhookUrl">The public URL Telegram pushes to (webhook mode; default {Tern:Http:PublicUrl}/hooks/telegram/{id}).</param>
+public sealed record TelegramRequest(string? Token, string? Mode, string? BaseUrl, string? WebhookUrl, LimitsRequest? Limits);
+
+public sealed record LimitsRequest(int? BotPerSecond, double? ChatPerSecond, int? ChatBurst, int? GroupPerMinute);
+
+/// <param name="Options">Filters, transforms and copy/forward mode (docs/routing.md); checked on write.</param>
+public sealed record RouteRequest(string? Id, string? From, IReadOnlyList<string>? Chats, IReadOnlyList<string>? To, bool? Enabled, JsonElement? Options = null);
 
 public sealed record MediaRequest(string? Type, string? Url, string? FileId);
 
@@ -27,12 +36,22 @@ public sealed record TenantResponse(string Id, int RateLimitPerMinute, DateTimeO
 public sealed record KeyResponse(string Id, string? Tenant, bool Admin, string? Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
 
 /// <param name="HasSecret">Whether the channel has a secret (the secret itself is write-only).</param>
-public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath);
+public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath, TelegramResponse? Telegram = null);
+
+/// <summary>A Telegram channel's settings as shown: the token never is.</summary>
+public sealed record TelegramResponse(string Mode, string BaseUrl, string? WebhookUrl, long? BotId, string? BotUsername, LimitsResponse Limits);
+
+public sealed record LimitsResponse(int BotPerSecond, double ChatPerSecond, int ChatBurst, int GroupPerMinute);
+
+public sealed record IngressResponse(string Mode, string State, string? Detail, string? Bot, DateTimeOffset? LastUpdateAt, long Updates, DateTimeOffset Since);
+
+public sealed record FailingDestinationResponse(string Chat, int Failures, string LastError, DateTimeOffset FirstFailureAt, DateTimeOffset LastFailureAt, DateTimeOffset? ParkedUntil);
 
 public sealed record ChannelStatusResponse(
-    string Channel, long Pending, long Failed, long Sent, double? LagSeconds, string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? ParkedUntil);
+    string Channel, long Pending, long Failed, long Sent, double? LagSeconds, string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? ParkedUntil,
+    DateTimeOffset? PausedUntil = null, IngressResponse? Ingress = null, IReadOnlyList<FailingDestinationResponse>? FailingDestinations = null);
 
-public sealed record RouteResponse(string Id, string From, IReadOnlyList<string>? Chats, IReadOnlyList<string> To, bool Enabled);
+public sealed record RouteResponse(string Id, string From, IReadOnlyList<string>? Chats, IReadOnlyList<string> To, bool Enabled, JsonElement? Options = null);
 
 public sealed record StatusChangeResponse(DateTimeOffset At, string Status, string? Detail);
 
@@ -73,6 +92,7 @@ public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryResponse> 
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(ChannelRequest))]
+[JsonSerializable(typeof(TelegramRequest))]
 [JsonSerializable(typeof(RouteRequest))]
 [JsonSerializable(typeof(SendMessageRequest))]
 [JsonSerializable(typeof(WebhookRequest))]

@@ -34,7 +34,7 @@ internal static class MessageEndpoints
             ChannelDefinition? channel = null;
             if (request.Channel is null) ChannelEndpoints.Check(errors, "channel", "is required");
             else if ((channel = await ChannelEndpoints.FindAsync(catalog, tenant, request.Channel, context.RequestAborted)) is null) ChannelEndpoints.Check(errors, "channel", $"no channel '{request.Channel}'");
-            else if (channel.Url is null) ChannelEndpoints.Check(errors, "channel", $"channel '{request.Channel}' has no URL to deliver to");
+            else if (channel.Type == ChannelTypes.Webhook && channel.Url is null) ChannelEndpoints.Check(errors, "channel", $"channel '{request.Channel}' has no URL to deliver to");
             ChannelEndpoints.Check(errors, "chat", CatalogRules.Chat(request.Chat));
             if (request.Text is null && request.Media is null) ChannelEndpoints.Check(errors, "text", "text or media is required");
             if (request.Text is { Length: > 4096 }) ChannelEndpoints.Check(errors, "text", "must be at most 4096 characters");

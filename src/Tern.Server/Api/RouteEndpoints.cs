@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using System.Text.Json;
 using Tern.Core.Catalog;
 using Tern.Server.Configuration;
+using RouteOptions = Tern.Core.Routing.RouteOptions;
 
 namespace Tern.Server.Api;
 
@@ -27,8 +29,10 @@ internal static class RouteEndpoints
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
             ChannelEndpoints.Check(errors, "id", CatalogRules.Id(request.Id));
             var route = await BuildAsync(catalog, tenant, request.Id ?? "", request.From, request.Chats, request.To, request.Enabled ?? true, errors, context.RequestAborted);
+            var routeOptions = ReadOptions(request.Options, errors);
             if (errors.Count > 0) return ApiProblems.Fields(errors);
-            if (!await store.AddRouteAsync(route!, context.RequestAborted)) return ApiProblems.Conflict("id", $"route id '{request.Id}' is taken");
+            route = route! with { OptionsJson = routeOptions };
+            if (!await store.AddRouteAsync(route, context.RequestAborted)) return ApiProblems.Conflict("id", $"route id '{request.Id}' is taken");
             await catalog.RefreshAsync(force: true, context.RequestAborted);
             return Results.Json(ToResponse(route!), ApiJsonContext.Default.RouteResponse, statusCode: StatusCodes.Status201Created);
         });
@@ -55,10 +59,12 @@ internal static class RouteEndpoints
                 request.Chats ?? existing.SourceChats,
                 request.To ?? existing.Destinations.Select(d => d.ToString()).ToArray(),
                 request.Enabled ?? existing.Enabled, errors, context.RequestAborted);
+            var routeOptions = request.Options is null ? existing.OptionsJson : ReadOptions(request.Options, errors);
             if (errors.Count > 0) return ApiProblems.Fields(errors);
-            await store.UpdateRouteAsync(route! with { OptionsJson = existing.OptionsJson }, context.RequestAborted);
+            route = route! with { OptionsJson = routeOptions };
+            await store.UpdateRouteAsync(route, context.RequestAborted);
             await catalog.RefreshAsync(force: true, context.RequestAborted);
-            return Results.Json(ToResponse(route!), ApiJsonContext.Default.RouteResponse);
+            return Results.Json(ToResponse(route), ApiJsonContext.Default.RouteResponse);
         });
 
         v1.MapDelete("/routes/{id}", async Task<IResult> (HttpContext context, string id, CatalogCache catalog, ICatalogStore store) =>
@@ -114,6 +120,22 @@ internal static class RouteEndpoints
         return route?.TenantId == tenant ? route : null;
     }
 
-    private static RouteResponse ToResponse(RouteDefinition r) =>
-        new(r.Id, r.SourceChannel, r.SourceChats, r.Destinations.Select(d => d.ToString()).ToArray(), r.Enabled);
+    /// <summary>Checks submitted options; the stored form is canonical JSON, null for "copy everything as it is".</summary>
+    private static string? ReadOptions(JsonElement? options, Dictionary<string, string[]> errors)
+    {
+        if (options is not { } element) return null;
+        var parsed = RouteOptions.Parse(element, errors);
+        return parsed is null || parsed.IsDefault ? null : parsed.ToJson();
+    }
+
+    private static RouteResponse ToResponse(RouteDefinition r)
+    {
+        JsonElement? options = null;
+        if (r.OptionsJson is not null)
+        {
+            using var document = JsonDocument.Parse(r.OptionsJson);
+            options = document.RootElement.Clone();
+        }
+        return new(r.Id, r.SourceChannel, r.SourceChats, r.Destinations.Select(d => d.ToString()).ToArray(), r.Enabled, options);
+    }
 }

@@ -80,6 +80,12 @@ public sealed class SettingReader(IConfiguration configuration)
         return uri;
     }
 
+    public Uri? OptionalHttpUrl(string key)
+    {
+        if (OptionalString(key) is null) return null;
+        return HttpUrl(key, "");
+    }
+
     /// <summary>Throws for the first key under <paramref name="prefix"/> that no one read: a typo, most likely.</summary>
     public void RejectUnknown(string prefix)
     {

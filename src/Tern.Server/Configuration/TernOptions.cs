@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Tern.Channels.Telegram;
 using Tern.Channels.Webhook;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
@@ -28,6 +29,9 @@ public sealed class TernOptions
     public required TimeSpan StatsInterval { get; init; }
     public required LogFileOptions? LogFile { get; init; }
     public required ApiOptions Api { get; init; }
+    public required TelegramIngressOptions Telegram { get; init; }
+    public required int ChatLimitWindows { get; init; }
+    public required TimeSpan RetainMessageLinks { get; init; }
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
     public static TernOptions Read(IConfiguration configuration)
@@ -52,6 +56,9 @@ public sealed class TernOptions
                 Workers = s.WholeNumber("Tern:Dispatcher:Workers", plan.DispatchWorkers, 1, 64),
                 PageSize = s.WholeNumber("Tern:Dispatcher:PageSize", 256, 1, 10_000),
                 BatchSize = s.WholeNumber("Tern:Dispatcher:BatchSize", 128, 1, 10_000),
+                AlbumGroups = s.WholeNumber("Tern:Memory:AlbumGroups", plan.AlbumGroups, 1, 1_000_000),
+                AlbumQuiet = s.Duration("Tern:Routing:AlbumQuiet", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1)),
+                AlbumMaxAge = s.Duration("Tern:Routing:AlbumMaxAge", plan.AlbumMaxAge, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             },
             Delivery = new DeliveryOptions
             {
@@ -65,6 +72,8 @@ public sealed class TernOptions
                 GiveUpAfter = s.Duration("Tern:Sender:GiveUpAfter", TimeSpan.FromHours(24), TimeSpan.FromSeconds(1), TimeSpan.FromDays(30)),
                 PollInterval = s.Duration("Tern:Sender:PollInterval", TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
                 ShutdownGrace = shutdown * 2 / 3,
+                FailureRecords = s.WholeNumber("Tern:Memory:FailureRecords", Math.Clamp(plan.DedupCapacity / 8, 256, 100_000), 1, 1_000_000),
+                FailureMemory = s.Duration("Tern:Sender:FailureMemory", TimeSpan.FromHours(24), TimeSpan.FromMinutes(1), TimeSpan.FromDays(30)),
             },
             SendTimeout = s.Duration("Tern:Sender:Timeout", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             Ingress = new IngressOptions
@@ -95,7 +104,18 @@ public sealed class TernOptions
                 MaxConcurrentRequests: s.WholeNumber("Tern:Api:MaxConcurrentRequests", 64, 1, 10_000),
                 MaxBodyBytes: (int)s.Size("Tern:Api:MaxBodyBytes", 64 * 1024, 1024, 16L << 20),
                 KeyCacheCapacity: s.WholeNumber("Tern:Api:KeyCacheCapacity", plan.HotReadEntries, 1, 1_000_000)),
+            Telegram = new TelegramIngressOptions
+            {
+                PollTimeout = s.Duration("Tern:Telegram:PollTimeout", TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(50)),
+                PublicUrl = s.OptionalHttpUrl("Tern:Http:PublicUrl"),
+                ConflictRetry = s.Duration("Tern:Telegram:ConflictRetry", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+                ErrorRetry = s.Duration("Tern:Telegram:ErrorRetry", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
+                CallTimeout = s.Duration("Tern:Telegram:CallTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
+            },
+            ChatLimitWindows = s.WholeNumber("Tern:Memory:ChatLimitWindows", Math.Clamp(plan.DedupCapacity / 4, 1024, 100_000), 16, 10_000_000),
+            RetainMessageLinks = s.Duration("Tern:Retention:MessageLinks", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650)),
         };
+        if (options.Telegram.ConflictRetryMax < options.Telegram.ConflictRetry) options.Telegram.ConflictRetryMax = options.Telegram.ConflictRetry;
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
             throw new ConfigurationException("Tern:Sender:BackoffMax", "must not be smaller than Tern:Sender:BackoffBase");

@@ -48,6 +48,16 @@ internal static partial class MaintenanceJobs
                 if (i < PurgeBatch && o < PurgeBatch) break;
             }
             if (inboxDeleted + outboxDeleted > 0) LogPurged(logger, inboxDeleted, outboxDeleted, options.RetainFinished);
+
+            var linkCutoff = time.GetUtcNow() - options.RetainMessageLinks;
+            long linksDeleted = 0;
+            for (var round = 0; round < 100; round++)
+            {
+                var deleted = await retention.PurgeLinksAsync(linkCutoff, PurgeBatch, cancellationToken).ConfigureAwait(false);
+                linksDeleted += deleted;
+                if (deleted < PurgeBatch) break;
+            }
+            if (linksDeleted > 0) LogLinksPurged(logger, linksDeleted, options.RetainMessageLinks);
         });
 
         yield return new ScheduledJob("database-maintenance", TimeSpan.FromHours(1), maintenance.MaintainAsync);
@@ -64,6 +74,9 @@ internal static partial class MaintenanceJobs
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Inbox} inbox and {Outbox} outbox rows finished more than {Age} ago")]
     private static partial void LogPurged(ILogger logger, long inbox, long outbox, TimeSpan age);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Links} message links made more than {Age} ago (edits of those messages no longer reach their copies)")]
+    private static partial void LogLinksPurged(ILogger logger, long links, TimeSpan age);
 
     [LoggerMessage(Level = LogLevel.Information, Message =
         "stats: pressure={Level} rss={RssMb}MB/{BudgetMb}MB heap={HeapMb}MB gc={Gen0}/{Gen1}/{Gen2} threads={Threads} " +

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Tern.Channels.Telegram;
 using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
 
@@ -14,4 +15,10 @@ internal sealed class DispatcherService(Dispatcher dispatcher) : BackgroundServi
 internal sealed class DeliveryService(DeliveryEngine engine) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => engine.RunAsync(stoppingToken);
+}
+
+/// <summary>Runs the pollers and webhook registrations of the Telegram channels.</summary>
+internal sealed class TelegramIngressService(TelegramIngressSupervisor supervisor) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => supervisor.RunAsync(stoppingToken);
 }

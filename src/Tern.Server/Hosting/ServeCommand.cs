@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Channels;
+using Tern.Channels.Telegram;
+using Tern.Channels.Telegram.BotApi;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
@@ -66,20 +68,11 @@ internal static class ServeCommand
         using var catalog = new CatalogCache(new SqliteCatalogStore(database), TimeProvider.System, options.CatalogRefresh);
         await catalog.RefreshAsync(force: true, CancellationToken.None).ConfigureAwait(false);
 
-        using var http = new HttpClient(new SocketsHttpHandler
-        {
-            // Bounded like everything else: at most one connection per concurrent send.
-            MaxConnectionsPerServer = options.Delivery.Concurrency,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        // Bounded like everything else: at most one connection per concurrent send.
+        using var http = Http.CreateClient(options.Delivery.Concurrency);
+        // Long polls hold a connection for their whole timeout: they get their own pool so they never starve sends.
+        using var pollHttp = Http.CreateClient(256);
+        var botApi = new BotApiClient(http);
 
         var runtime = new SqliteRuntimeStore(database);
         var exitCode = new ExitCode();
@@ -123,11 +116,29 @@ internal static class ServeCommand
         services.AddSingleton(sp => new IngressGate(inbox, outbox, options.MaxBacklog, sp.GetRequiredService<RestartCoordinator>()));
         services.AddSingleton<IChannelSender>(new WebhookSender(http, options.SendTimeout, TimeProvider.System));
         services.AddSingleton<IChannelSender>(WebhookSender.ForTenantEvents(http, options.SendTimeout, TimeProvider.System));
+        var catalogStore = new SqliteCatalogStore(database);
+        var channelState = new SqliteChannelState(database, catalogStore);
+        var limiter = new SendLimiter(options.ChatLimitWindows, TimeProvider.System);
+        registry.Register(limiter.ChatWindows);
+        registry.Register(limiter.BotWindows);
+        var ingressStatus = new IngressStatusBoard();
+        services.AddSingleton(botApi);
+        services.AddSingleton(ingressStatus);
+        services.AddSingleton(limiter);
+        services.AddSingleton<IMessageLinks>(channelState);
+        services.AddSingleton<IChatMigrations>(channelState);
+        services.AddSingleton(options.Telegram);
+        services.AddSingleton(sp => new TelegramSender(botApi, catalog, limiter, channelState, channelState, options.SendTimeout, TimeProvider.System));
+        services.AddSingleton<IChannelSender>(sp => sp.GetRequiredService<TelegramSender>());
+        services.AddSingleton<TelegramInbound>();
+        services.AddSingleton<TelegramWebhookIngress>();
+        services.AddSingleton(sp => new TelegramIngressSupervisor(new BotApiClient(pollHttp), catalog, sp.GetRequiredService<TelegramInbound>(),
+            sp.GetRequiredService<IngressGate>(), ingressStatus, outbox, options.Telegram, TimeProvider.System, sp.GetRequiredService<ILogger<TelegramIngressSupervisor>>()));
         var tenants = new SqliteTenantStore(database);
         using var keyCache = new ApiKeyCache(tenants, options.Api.KeyCacheCapacity, options.Api.RateLimitPerMinute, options.Api.AdminRateLimitPerMinute, TimeProvider.System, options.CatalogRefresh);
         registry.Register(keyCache.Cache);
         services.AddSingleton<ITenantStore>(tenants);
-        services.AddSingleton<ICatalogStore>(new SqliteCatalogStore(database));
+        services.AddSingleton<ICatalogStore>(catalogStore);
         services.AddSingleton<IMessageQueries>(new SqliteMessageQueries(database));
         services.AddSingleton(keyCache);
         services.AddTernApi(options.Api);
@@ -144,11 +155,14 @@ internal static class ServeCommand
         services.AddHostedService<DeliveryService>();
         services.AddHostedService<MemoryMonitorService>();
         services.AddHostedService<SchedulerService>();
+        services.AddHostedService<TelegramIngressService>();
 
         var app = builder.Build();
         var dispatcher = app.Services.GetRequiredService<Dispatcher>();
         registry.Register(new QueueGauge("dispatch", () => dispatcher.Queued, () => dispatcher.Capacity));
+        registry.Register(dispatcher.Albums);
         var engine = app.Services.GetRequiredService<DeliveryEngine>();
+        registry.Register(engine.Failures);
         registry.Register(new QueueGauge("cooldowns", () => engine.ParkedCount, () => Math.Max(1, catalog.Current.Channels.Count)));
         MapEndpoints(app);
         OpsEndpoints.Map(app);
@@ -176,6 +190,7 @@ internal static class ServeCommand
         app.MapGet("/health", () => Results.Json(new AliveReport("alive"), ServerJsonContext.Default.AliveReport));
         app.MapGet("/health/ready", ReadyAsync);
         app.MapPost("/hooks/webhook/{channelId}", (string channelId, HttpContext context, WebhookIngress ingress) => ingress.HandleAsync(channelId, context));
+        app.MapPost("/hooks/telegram/{channelId}", (string channelId, HttpContext context, TelegramWebhookIngress ingress) => ingress.HandleAsync(channelId, context));
     }
 
     private static async Task<IResult> ReadyAsync(

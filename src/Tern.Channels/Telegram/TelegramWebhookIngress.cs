@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Tern.Channels.Telegram.BotApi;
+using Tern.Channels.Webhook;
+using Tern.Core.Catalog;
+using Tern.Core.Pipeline;
+
+namespace Tern.Channels.Telegram;
+
+/// <summary>
+/// <c>POST /hooks/telegram/{channelId}</c>: Telegram's webhook push. The secret token Tern gave
+/// setWebhook must come back in <c>X-Telegram-Bot-Api-Secret-Token</c> (checked in constant time); the
+/// update is committed before the 200, so a crash before the answer means Telegram sends it again.
+/// </summary>
+public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound inbound, IngressGate gate, IngressOptions options)
+{
+    public const string SecretHeader = "X-Telegram-Bot-Api-Secret-Token";
+
+    public async Task<IResult> HandleAsync(string channelId, HttpContext context)
+    {
+        var cancellationToken = context.RequestAborted;
+        var snapshot = await catalog.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (!snapshot.Channels.TryGetValue(channelId, out var channel))
+        {
+            snapshot = await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
+            snapshot.Channels.TryGetValue(channelId, out channel);
+        }
+        if (channel is null || channel.Type != ChannelTypes.Telegram)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown channel", detail: $"No Telegram channel '{channelId}'.");
+        }
+        if (TelegramSettings.FromJson(channel.SettingsJson) is not { Mode: IngressMode.Webhook } || channel.Secret is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not a webhook channel",
+                detail: $"Telegram channel '{channelId}' receives updates by polling, not by webhook.");
+        }
+        if (!SecretMatches(channel.Secret, context.Request.Headers[SecretHeader].ToString()))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad secret token",
+                detail: $"The {SecretHeader} header must carry the secret token Tern set with setWebhook.");
+        }
+        if (context.Request.ContentLength > options.MaxBodyBytes) return TooLarge(context);
+
+        Update? update;
+        try
+        {
+            var body = await ReadBodyAsync(context.Request, options.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+            if (body is null) return TooLarge(context);
+            update = JsonSerializer.Deserialize(body, BotApiJsonContext.Default.Update);
+        }
+        catch (JsonException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"is not a Telegram Update ({ex.Message.Split(". ")[0]})"] },
+                title: "The update is not valid");
+        }
+        if (update is null)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be a Telegram Update object"] }, title: "The update is not valid");
+        }
+
+        if (gate.RefusalReason() is { } reason)
+        {
+            // Telegram retries a webhook that does not answer 2xx: the update waits on their side.
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: $"Not accepting updates now: {reason}.");
+        }
+        await inbound.CommitAsync(channel.Id, [update], cancellationToken).ConfigureAwait(false);
+        return Results.Ok();
+    }
+
+    private static bool SecretMatches(string expected, string given)
+    {
+        // Hashes first, so the comparison takes the same time whatever the lengths.
+        var a = SHA256.HashData(Encoding.UTF8.GetBytes(expected));
+        var b = SHA256.HashData(Encoding.UTF8.GetBytes(given));
+        return CryptographicOperations.FixedTimeEquals(a, b);
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        try
+        {
+            while (true)
+            {
+                var read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
+                if (read == 0) return buffer.ToArray();
+                if (buffer.Length + read > max) return null;
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return null;
+        }
+    }
+
+    private IResult TooLarge(HttpContext context)
+    {
+        context.Response.Headers.Connection = "close";
+        return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
+            detail: $"The body may be at most {options.MaxBodyBytes.ToString(CultureInfo.InvariantCulture)} bytes.");
+    }
+}

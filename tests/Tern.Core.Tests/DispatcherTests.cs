@@ -212,4 +212,65 @@ public sealed class DispatcherTests : IDisposable
     [InlineData(2, 0)]
     public void Workers_and_capacity_below_one_are_refused(int workers, int capacity) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => Create(new DispatcherOptions { Workers = workers, Capacity = capacity }));
+
+    [Fact]
+    public async Task Albums_are_routed_whole_before_their_chat_moves_on_and_a_quiet_one_waits_for_its_quiet_time()
+    {
+        await AddRouteAsync(new Destination("out", null));
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
+        async Task<long> Add(string id, string chat, string? group) =>
+            (await _inbox.AppendAsync(new Envelope("in", id, chat, null, id, """[{"type":"photo","file_id":"f"}]""", 1, MessageKind.Message, id, null, group), CancellationToken.None)).Seq;
+        var a1 = await Add("a1", "A", "ga");
+        await Add("b1", "B", "gb");
+        var a2 = await Add("a2", "A", "ga");
+        await Add("b2", "B", "gb");
+        var a3 = await Add("a3", "A", "ga");
+        var after = await Add("a-next", "A", null);
+        var dispatcher = Create(new DispatcherOptions { Workers = 1, AlbumQuiet = TimeSpan.FromSeconds(1) }, time);
+
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => dispatcher.RunAsync(stop.Token));
+        try
+        {
+            // Chat A moved on, so its album is complete at once; chat B's album waits on the (fake) clock.
+            await Wait.UntilAsync(() => _outbox.Committed.Count == 2, "chat A's album and its next message");
+            Assert.Equal([a1, after], _outbox.Committed.Select(d => d.InboxSeq!.Value));
+            var album = JsonDocument.Parse(_outbox.Committed[0].Payload).RootElement.GetProperty("album");
+            Assert.Equal(["a1", "a2", "a3"], album.EnumerateArray().Select(i => i.GetProperty("message_id").GetString()));
+            Assert.Equal(2, _inbox.PendingCount);
+            Assert.Equal(1, dispatcher.Albums.Count);
+
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Wait.UntilAsync(() => _outbox.Committed.Count == 3, "chat B's album after its quiet second");
+            Assert.Equal(["b1", "b2"], JsonDocument.Parse(_outbox.Committed[2].Payload).RootElement.GetProperty("album").EnumerateArray().Select(i => i.GetProperty("message_id").GetString()));
+            Assert.Equal(0, _inbox.PendingCount);
+            Assert.Equal(0, dispatcher.Albums.Count);
+            Assert.Equal(6, _counters.Routed);
+            _ = (a2, a3);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run.GuardAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_open_album_is_left_pending_in_the_inbox_when_the_dispatcher_stops()
+    {
+        await AddRouteAsync(new Destination("out", null));
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
+        await _inbox.AppendAsync(new Envelope("in", "x1", "A", null, "x", null, 1, MessageKind.Message, "1", null, "g"), CancellationToken.None);
+        var dispatcher = Create(new DispatcherOptions { Workers = 1 }, time);
+        using (var stop = new CancellationTokenSource())
+        {
+            var run = Task.Run(() => dispatcher.RunAsync(stop.Token));
+            await Wait.UntilAsync(() => dispatcher.Albums.Count == 1, "the album is open");
+            await stop.CancelAsync();
+            await run.GuardAsync();
+        }
+        Assert.Equal(1, _inbox.PendingCount);
+        Assert.Empty(_outbox.Committed);
+        Assert.Equal(0, dispatcher.Albums.Count);
+    }
 }

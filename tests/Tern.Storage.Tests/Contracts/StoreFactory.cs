@@ -1,5 +1,7 @@
 using Tern.Core.Catalog;
+using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
+using Tern.Core.Scheduling;
 
 namespace Tern.Storage.Tests.Contracts;
 
@@ -31,6 +33,12 @@ public abstract class StoreSet : IAsyncDisposable
     public abstract IOutboxStore Outbox { get; }
 
     public abstract ICatalogStore Catalog { get; }
+
+    public abstract IMessageLinks MessageLinks { get; }
+
+    public abstract IChatMigrations ChatMigrations { get; }
+
+    public abstract IRetentionStore Retention { get; }
 
     /// <summary>Migrations the open that produced this set applied.</summary>
     public abstract int MigrationsAppliedAtOpen { get; }

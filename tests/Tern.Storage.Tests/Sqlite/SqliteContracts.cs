@@ -9,3 +9,5 @@ public sealed class SqliteOutboxContract : OutboxContract<SqliteStoreFactory>;
 public sealed class SqliteCatalogContract : CatalogContract<SqliteStoreFactory>;
 
 public sealed class SqliteSchemaContract : SchemaContract<SqliteStoreFactory>;
+
+public sealed class SqliteChannelStateContract : ChannelStateContract<SqliteStoreFactory>;

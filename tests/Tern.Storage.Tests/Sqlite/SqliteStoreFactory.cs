@@ -1,5 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Tern.Core.Catalog;
+using Tern.Core.Delivery;
+using Tern.Core.Scheduling;
 using Tern.Core.Pipeline;
 using Tern.Storage.Migrations;
 using Tern.Storage.Sqlite;
@@ -52,12 +54,19 @@ public sealed class SqliteStoreFactory : StoreFactory
     private sealed class SqliteStoreSet(SqliteDatabase database, SqliteInboxStore inbox, SqliteOutboxStore outbox, int applied) : StoreSet
     {
         private readonly SqliteCatalogStore _catalog = new(database);
+        private SqliteChannelState? _state;
 
         public override IInboxStore Inbox => inbox;
 
         public override IOutboxStore Outbox => outbox;
 
         public override ICatalogStore Catalog => _catalog;
+
+        public override IMessageLinks MessageLinks => _state ??= new SqliteChannelState(database, _catalog);
+
+        public override IChatMigrations ChatMigrations => _state ??= new SqliteChannelState(database, _catalog);
+
+        public override IRetentionStore Retention { get; } = new SqliteRuntimeStore(database);
 
         public override int MigrationsAppliedAtOpen => applied;
 

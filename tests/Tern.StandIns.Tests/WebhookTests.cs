@@ -117,6 +117,44 @@ public sealed class WebhookTests
         Assert.Equal(0, h.Api.PendingUpdates(h.BotB));
     }
 
+    [Fact]
+    public async Task An_unreachable_webhook_reports_the_connection_error()
+    {
+        // A loopback port nobody listens on.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var h = await Harness.StartAsync(FastRetries());
+        h.Api.UserMessage(h.BotA, Harness.Alice, Harness.Alice, "nobody home");
+        Assert.True((await h.CallAsync(h.BotA, "setWebhook", new { url = $"http://127.0.0.1:{port}/hook" })).Ok);
+
+        await WaitUntilAsync(() => h.Api.Webhook(h.BotA)!.PushesAttempted >= 2);
+        var state = h.Api.Webhook(h.BotA)!;
+        Assert.Equal(0, state.PushesAcknowledged);
+        Assert.Equal(1, state.PendingUpdateCount);
+        Assert.All(state.Attempts, a => Assert.Null(a.StatusCode));
+        Assert.Contains("refused", state.LastErrorMessage, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task DeleteWebhook_stops_the_pushes()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync([.. Enumerable.Repeat(500, 100)]);
+        await using var h = await Harness.StartAsync(FastRetries());
+        h.Api.UserMessage(h.BotA, Harness.Alice, Harness.Alice, "retried");
+        Assert.True((await h.CallAsync(h.BotA, "setWebhook", new { url = receiver.Url.ToString() })).Ok);
+        await WaitUntilAsync(() => receiver.Received.Count >= 2);
+
+        Assert.True((await h.CallAsync(h.BotA, "deleteWebhook")).Ok);
+        // A push in flight when the webhook was deleted may still land; after that, none.
+        await Task.Delay(150);
+        var afterDelete = receiver.Received.Count;
+        await Task.Delay(600);
+        Assert.Equal(afterDelete, receiver.Received.Count);
+        Assert.Equal(1, h.Api.PendingUpdates(h.BotA));
+    }
+
     [Theory]
     [InlineData("has space")]
     [InlineData("base64+/=")]

@@ -495,7 +495,11 @@ public sealed partial class BotApiStandIn
     /// </summary>
     private StoredMedia? ResolveMedia(BotState bot, MediaKind kind, MediaSource source)
     {
-        if (source.Upload is { } upload) return _files.Upload(kind, upload);
+        if (source.Upload is { } upload)
+        {
+            return upload.Content.Length > 0 ? _files.Upload(kind, upload) : throw BotApiException.BadRequest("file must be non-empty");
+        }
+
         if (source.Url is { } url)
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) return null;

@@ -57,6 +57,8 @@ public sealed partial class BotApiStandIn
             bot.ActivePoll?.Ended.TrySetResult(TerminatedByOtherGetUpdates);
             bot.ActivePoll = null;
             ApplyOffset(bot, offset);
+            // While waiting, the offset stays what it meant at the call (a negative one is resolved now).
+            offset = offset > 0 ? offset : 0;
             if (bot.Pending.Count > 0 || timeout == 0) return RenderUpdates(bot, bot.Pending.Take(limit));
             poll = new LongPoll();
             bot.ActivePoll = poll;
@@ -79,6 +81,7 @@ public sealed partial class BotApiStandIn
                         throw new BotApiException(409, conflict);
                     }
 
+                    ApplyOffset(bot, offset);
                     if (bot.Pending.Count > 0 || timedOut.IsCompleted)
                     {
                         if (bot.ActivePoll == poll) bot.ActivePoll = null;
@@ -277,7 +280,16 @@ public sealed partial class BotApiStandIn
 
             if (next is null)
             {
-                await Task.WhenAny(arrived, Task.Delay(Timeout.Infinite, stop));
+                try
+                {
+                    // WaitAsync unregisters from the token when the update arrives; nothing piles up per wait.
+                    await arrived.WaitAsync(stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
 
@@ -340,16 +352,18 @@ public sealed partial class BotApiStandIn
             // Telegram's wording in getWebhookInfo.last_error_message.
             return (status, string.Create(CultureInfo.InvariantCulture, $"Wrong response from the webhook: {status} {response.ReasonPhrase}"));
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception) when (stop.IsCancellationRequested)
         {
+            // The webhook was deleted or replaced, or the stand-in is stopping: not a delivery error.
             return (null, null);
         }
         catch (OperationCanceledException)
         {
             return (null, "Read timeout expired");
         }
-        catch (HttpRequestException exception)
+        catch (Exception exception)
         {
+            // E.g. "Connection refused", as Telegram reports an unreachable webhook.
             return (null, exception.InnerException?.Message ?? exception.Message);
         }
     }

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -95,6 +96,9 @@ public sealed partial class BotApiStandIn : IAsyncDisposable
     public static async Task<BotApiStandIn> StartAsync(StandInOptions? options = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // The test's working directory may hold an appsettings.json (Kestrel endpoints, logging) that is not ours.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -219,6 +219,14 @@ public sealed class GetUpdatesTests
         // Method names are case-insensitive.
         Assert.True((await h.CallAsync(h.BotA, "GETME")).Ok);
 
+        // "{BaseUrl}/bot{token}/{method}" joined as text gives "//bot…", which works as it does at Telegram.
+        using (var joined = await h.Http.GetAsync(new Uri($"{h.Api.BaseUrl}/bot{Harness.TokenA}/getMe")))
+        {
+            Assert.Equal(200, (int)joined.StatusCode);
+        }
+
+        Assert.Equal(3, h.Api.Calls.Count);
+
         var unauthorized = await h.CallAsync("999:unknown", "getMe");
         Assert.Equal((401, "Unauthorized"), (unauthorized.Status, unauthorized.Description));
 
@@ -226,9 +234,9 @@ public sealed class GetUpdatesTests
         Assert.Equal((404, "Not Found"), (notFound.Status, notFound.Description));
 
         var calls = h.Api.Calls;
-        Assert.Equal(4, calls.Count);
+        Assert.Equal(5, calls.Count);
         Assert.Equal(("alpha_bot", "getMe", 200), (calls[0].Bot, calls[0].Method, calls[0].HttpStatus));
-        Assert.Equal((401, "Unauthorized"), (calls[2].HttpStatus, calls[2].Description));
+        Assert.Equal(("", 401, "Unauthorized"), (calls[3].Bot, calls[3].HttpStatus, calls[3].Description));
     }
 
     [Fact]

@@ -300,6 +300,8 @@ public sealed partial class BotApiStandIn : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "";
+        // BaseUrl ends with '/', so "{BaseUrl}/bot…" arrives as "//bot…"; Telegram's front end merges such slashes too.
+        if (path.StartsWith("//", StringComparison.Ordinal)) path = "/" + path.TrimStart('/');
         if (path.StartsWith("/file/bot", StringComparison.Ordinal))
         {
             await DownloadAsync(context, path["/file/bot".Length..]);

@@ -83,7 +83,9 @@ public sealed class TernProcess : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var url = new Uri($"http://127.0.0.1:{FreePort.Next()}");
-            List<string> args = ["serve", $"--Tern:Http:Url={url.GetLeftPart(UriPartial.Authority)}", $"--Tern:Storage:Path={home.DatabasePath}", .. settings];
+            // "{url}" in a setting is the server's own address (e.g. Tern:Http:PublicUrl for Telegram webhooks).
+            var authority = url.GetLeftPart(UriPartial.Authority);
+            List<string> args = ["serve", $"--Tern:Http:Url={authority}", $"--Tern:Storage:Path={home.DatabasePath}", .. settings.Select(s => s.Replace("{url}", authority, StringComparison.Ordinal))];
             var process = new TernProcess(home, output, url, args);
             try
             {

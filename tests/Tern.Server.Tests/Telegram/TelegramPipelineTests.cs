@@ -1,0 +1,181 @@
+using System.Globalization;
+using Tern.Server.Tests.Infrastructure;
+using Tern.StandIns.Telegram;
+
+namespace Tern.Server.Tests.Telegram;
+
+/// <summary>Telegram → Telegram forwarding through a real tern process, against the Bot API stand-in: volume, crashes, faults.</summary>
+[Collection(HeavyTests.Name)]
+public sealed class TelegramPipelineTests(ITestOutputHelper output)
+{
+    private const long SourceBotId = 710001, DestinationBotId = 710002, User = 5150;
+
+    private static string Text(long chat, int i) => $"{chat.ToString(CultureInfo.InvariantCulture)}/{i.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Source bot polls chats 1..chats (private chats of users); every message goes through the destination bot to the same chat id.</summary>
+    private static async Task<(TelegramRig Rig, StandInBot Source, StandInBot Destination, long[] Chats)> ForwarderAsync(int chats, StandInOptions options, params string[] destinationExtra)
+    {
+        var rig = await TelegramRig.StartAsync(options);
+        var source = rig.AddBot(SourceBotId, "source_bot");
+        var destination = rig.AddBot(DestinationBotId, "destination_bot");
+        var ids = Enumerable.Range(1, chats).Select(i => 900_000L + i).ToArray();
+        foreach (var chat in ids) rig.Telegram.AddChat(chat, ChatKind.Private, "user " + chat);
+        await rig.AddChannelAsync("src", source);
+        await rig.AddChannelAsync("dst", destination, ["--limits", TelegramRig.NoLimits, .. destinationExtra]);
+        await rig.AddRouteAsync("fwd", "src", "--to", "dst");
+        return (rig, source, destination, ids);
+    }
+
+    private static List<string> Expected(long chat, int count) => Enumerable.Range(0, count).Select(i => Text(chat, i)).ToList();
+
+    [Fact]
+    public async Task A_20000_update_backlog_is_forwarded_by_polling_with_none_lost_none_duplicated_in_order()
+    {
+        const int chats = 20, perChat = 1000;
+        var (rig, source, destination, ids) = await ForwarderAsync(chats, new StandInOptions { EnforceLimits = false });
+        await using var _ = rig;
+        foreach (var chat in ids) rig.Telegram.EnqueueMany(source, chat, chat, perChat, i => Text(chat, i));
+        Assert.Equal(chats * perChat, rig.Telegram.PendingUpdates(source));
+
+        await using var tern = await rig.StartTernAsync(output);
+        await Eventually.UntilAsync(() => rig.Telegram.Sent.Count(m => m.Bot == destination.Username) >= chats * perChat, TimeSpan.FromSeconds(240),
+            () => $"{rig.Telegram.Sent.Count} sent; {rig.Telegram.PendingUpdates(source)} updates unconfirmed; {rig.Home.Database.Describe()}");
+        await Eventually.UntilAsync(async () => (await tern.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), rig.Home.Database.Describe);
+        // The last page is confirmed by the next getUpdates.
+        await Eventually.UntilAsync(() => rig.Telegram.PendingUpdates(source) == 0, TimeSpan.FromSeconds(30), () => $"{rig.Telegram.PendingUpdates(source)} unconfirmed");
+
+        foreach (var chat in ids)
+        {
+            var (missing, duplicates, inOrder) = TelegramRig.Compare(Expected(chat, perChat), rig.TextsIn(chat, destination));
+            Assert.True(missing.Count == 0, $"chat {chat}: {missing.Count} lost, e.g. {string.Join(", ", missing.Take(3))}");
+            Assert.Equal(0, duplicates);
+            Assert.True(inOrder, $"chat {chat} out of order");
+        }
+        Assert.Equal(chats * perChat, rig.Home.Database.InboxCount(TernDatabase.InboxRouted));
+        Assert.Equal(chats * perChat, rig.Home.Database.OutboxCount(TernDatabase.OutboxSent));
+        Assert.All(rig.Telegram.Sent, m => Assert.Equal("sendMessage", m.Method));
+    }
+
+    [Fact]
+    public async Task SIGKILL_mid_run_and_a_restart_lose_nothing_and_duplicate_at_most_the_sends_in_flight()
+    {
+        const int chats = 20, perChat = 500, total = chats * perChat, concurrency = 8;
+        string[] settings = [$"--Tern:Sender:Concurrency={concurrency}", $"--Tern:Sender:PerChannelConcurrency={concurrency}"];
+        var (rig, source, destination, ids) = await ForwarderAsync(chats, new StandInOptions { EnforceLimits = false });
+        await using var _ = rig;
+
+        // Updates keep arriving while tern runs, so the kill also lands between a getUpdates and its commit.
+        using var producing = new CancellationTokenSource();
+        var producer = Task.Run(async () =>
+        {
+            for (var i = 0; i < perChat; i += 25)
+            {
+                foreach (var chat in ids)
+                {
+                    var from = i;
+                    rig.Telegram.EnqueueMany(source, chat, chat, 25, n => Text(chat, from + n));
+                }
+                await Task.Delay(150);
+            }
+        });
+
+        var first = await rig.StartTernAsync(output, settings);
+        try
+        {
+            await Eventually.UntilAsync(() => rig.Telegram.Sent.Count >= total / 2, TimeSpan.FromSeconds(180), () => $"{rig.Telegram.Sent.Count} sent; {rig.Home.Database.Describe()}");
+            first.Kill();
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+        var sentAtKill = rig.Telegram.Sent.Count;
+        Assert.False(producer.IsCompleted, "all updates had arrived before the kill; it tested only the sending side");
+        output.WriteLine($"SIGKILLed with {sentAtKill} of {total} sent; {rig.Telegram.PendingUpdates(source)} updates unconfirmed at Telegram; {rig.Home.Database.Describe()}");
+        Assert.InRange(sentAtKill, total / 2, total - 1);
+        await producer;
+
+        await using var second = await rig.StartTernAsync(output, settings);
+        await Eventually.UntilAsync(() => ids.All(chat => rig.TextsIn(chat, destination).Distinct().Count() >= perChat), TimeSpan.FromSeconds(240),
+            () => $"{rig.Telegram.Sent.Count} sent; {rig.Telegram.PendingUpdates(source)} unconfirmed; {rig.Home.Database.Describe()}");
+        await Eventually.UntilAsync(async () => (await second.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), rig.Home.Database.Describe);
+
+        var duplicates = 0;
+        foreach (var chat in ids)
+        {
+            var (missing, dup, inOrder) = TelegramRig.Compare(Expected(chat, perChat), rig.TextsIn(chat, destination));
+            Assert.True(missing.Count == 0, $"chat {chat}: {missing.Count} lost, e.g. {string.Join(", ", missing.Take(3))}");
+            Assert.True(inOrder, $"chat {chat} out of order");
+            duplicates += dup;
+        }
+        output.WriteLine($"DUPLICATES after SIGKILL: {duplicates}; bound = sends in flight = Tern:Sender:Concurrency = {concurrency}");
+        Assert.InRange(duplicates, 0, concurrency);
+        // Every update was stored once, whatever Telegram redelivered after the kill.
+        Assert.Equal(total, rig.Home.Database.InboxCount());
+    }
+
+    [Fact]
+    public async Task With_5_percent_429_and_2_percent_502_nothing_is_lost_or_duplicated()
+    {
+        const int chats = 20, perChat = 100;
+        var options = new StandInOptions { EnforceLimits = false, TooManyRequestsRate = 0.05, RetryAfterSeconds = 1, BadGatewayRate = 0.02, Seed = 7 };
+        var (rig, source, destination, ids) = await ForwarderAsync(chats, options);
+        await using var _ = rig;
+        foreach (var chat in ids) rig.Telegram.EnqueueMany(source, chat, chat, perChat, i => Text(chat, i));
+
+        await using var tern = await rig.StartTernAsync(output, "--Tern:Sender:BackoffBase=200ms", "--Tern:Sender:BackoffMax=2s");
+        await Eventually.UntilAsync(() => rig.Telegram.Sent.Count >= chats * perChat, TimeSpan.FromSeconds(240),
+            () => $"{rig.Telegram.Sent.Count} sent; {rig.Home.Database.Describe()}");
+        await Eventually.UntilAsync(async () => (await tern.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), rig.Home.Database.Describe);
+
+        var refused = rig.Telegram.Calls.Count(c => c.HttpStatus is 429);
+        var badGateway = rig.Telegram.Calls.Count(c => c.HttpStatus is 502);
+        output.WriteLine($"stand-in answered {refused} × 429 and {badGateway} × 502 of {rig.Telegram.Calls.Count} calls; {rig.Home.Database.OutboxRetried()} deliveries retried");
+        Assert.True(refused > 20 && badGateway > 5, "the faults were not injected");
+        foreach (var chat in ids)
+        {
+            var (missing, duplicates, inOrder) = TelegramRig.Compare(Expected(chat, perChat), rig.TextsIn(chat, destination));
+            Assert.Empty(missing);
+            Assert.Equal(0, duplicates);
+            Assert.True(inOrder, $"chat {chat} out of order");
+        }
+        Assert.Equal(0, rig.Home.Database.OutboxCount(TernDatabase.OutboxFailed));
+    }
+
+    [Fact]
+    public async Task At_default_limits_the_stand_in_counts_no_limit_violation()
+    {
+        // Private chats, groups and a supergroup, through one bot at Tern's default limits: the bot's
+        // 30/s, a chat's burst of 3 in 3 s and a group's 20 a minute all come into play.
+        await using var rig = await TelegramRig.StartAsync(new StandInOptions());
+        var source = rig.AddBot(SourceBotId, "source_bot");
+        var destination = rig.AddBot(DestinationBotId, "destination_bot");
+        var privateChats = Enumerable.Range(1, 40).Select(i => 800_000L + i).ToArray();
+        long[] groups = [-4001, -4002, -1009001];
+        foreach (var chat in privateChats) rig.Telegram.AddChat(chat, ChatKind.Private, "p" + chat);
+        rig.Telegram.AddChat(-4001, ChatKind.Group, "g1");
+        rig.Telegram.AddChat(-4002, ChatKind.Group, "g2");
+        rig.Telegram.AddChat(-1009001, ChatKind.Supergroup, "sg");
+        await rig.AddChannelAsync("src", source);
+        await rig.AddChannelAsync("dst", destination);
+        await rig.AddRouteAsync("fwd", "src", "--to", "dst");
+        const int perPrivate = 6, perGroup = 24;
+        foreach (var chat in privateChats) rig.Telegram.EnqueueMany(source, chat, chat, perPrivate, i => Text(chat, i));
+        foreach (var chat in groups) rig.Telegram.EnqueueMany(source, chat, User, perGroup, i => Text(chat, i));
+        var total = privateChats.Length * perPrivate + groups.Length * perGroup;
+
+        await using var tern = await rig.StartTernAsync(output);
+        // 24 to a group at 20 a minute: the last four wait for the window, so this takes a minute and a bit.
+        await Eventually.UntilAsync(() => rig.Telegram.Sent.Count >= total, TimeSpan.FromSeconds(180),
+            () => $"{rig.Telegram.Sent.Count} of {total} sent; violations {rig.Telegram.Violations.Total}; {rig.Home.Database.Describe()}");
+
+        var violations = rig.Telegram.Violations;
+        output.WriteLine($"violations: per chat {violations.PerChat}, per group {violations.PerGroup}, per bot {violations.PerBot}; calls {rig.Telegram.Calls.Count}");
+        Assert.Equal(0, violations.PerChat);
+        Assert.Equal(0, violations.PerGroup);
+        Assert.Equal(0, violations.PerBot);
+        foreach (var chat in privateChats) Assert.Equal(Expected(chat, perPrivate), rig.TextsIn(chat, destination).Select(t => t ?? ""));
+        foreach (var chat in groups) Assert.Equal(Expected(chat, perGroup), rig.TextsIn(chat, destination).Select(t => t ?? ""));
+    }
+}

@@ -295,6 +295,7 @@ public sealed partial class BotApiStandIn
 
             attempt = next.UpdateId == lastUpdateId ? attempt + 1 : 1;
             lastUpdateId = next.UpdateId;
+            var attemptedAt = Stopwatch.GetTimestamp();
             var (status, error) = await PostUpdateAsync(bot, hook, next, stop);
             if (stop.IsCancellationRequested && status is null) return;
             var acknowledged = status is >= 200 and < 300;
@@ -302,7 +303,7 @@ public sealed partial class BotApiStandIn
             {
                 hook.Attempted++;
                 if (hook.Attempts.Count == WebhookConfig.MaxAttemptsKept) hook.Attempts.Dequeue();
-                hook.Attempts.Enqueue(new WebhookAttempt(next.UpdateId, attempt, status, error, acknowledged, Stopwatch.GetTimestamp()));
+                hook.Attempts.Enqueue(new WebhookAttempt(next.UpdateId, attempt, status, error, acknowledged, attemptedAt, acknowledged ? null : delay));
                 if (acknowledged)
                 {
                     hook.Acknowledged++;

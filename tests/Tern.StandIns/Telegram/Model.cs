@@ -139,8 +139,11 @@ public sealed record LimitViolation(
     bool Rejected,
     long ArrivedAt);
 
-/// <summary>One POST of an update to a webhook.</summary>
-public sealed record WebhookAttempt(long UpdateId, int Attempt, int? StatusCode, string? Error, bool Acknowledged, long AttemptedAt);
+/// <summary>
+/// One POST of an update to a webhook. <see cref="StatusCode"/> is null for a connection error or
+/// timeout; <see cref="RetryIn"/> is the delay before the next attempt (null once acknowledged).
+/// </summary>
+public sealed record WebhookAttempt(long UpdateId, int Attempt, int? StatusCode, string? Error, bool Acknowledged, long AttemptedAt, TimeSpan? RetryIn);
 
 /// <summary>A bot's webhook as setWebhook left it, with what the pusher did so far.</summary>
 public sealed record WebhookState(

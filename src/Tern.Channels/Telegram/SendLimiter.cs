@@ -148,19 +148,9 @@ public sealed class SendLimiter
     /// <summary>Groups, supergroups and channels have negative ids (or are addressed as @username).</summary>
     public static bool IsGroup(string chatId) => chatId.StartsWith('-') || chatId.StartsWith('@');
 
-    private SendWindow Window(BoundedLruCache<string, SendWindow> cache, string key, int limit, TimeSpan window)
-    {
-        // Two sends racing to create the same window: the second Set wins and the first lease still completes on its own instance; harmless.
-        if (cache.TryGet(key, out var existing))
-        {
-            // Set again so the entry's age restarts: a window in use must never expire under a chat that is still sending.
-            cache.Set(key, existing);
-            return existing;
-        }
-        var created = new SendWindow(limit, window, _time);
-        cache.Set(key, created);
-        return created;
-    }
+    // One window per key, made atomically: two windows for one chat or bot would each allow the full limit.
+    private SendWindow Window(BoundedLruCache<string, SendWindow> cache, string key, int limit, TimeSpan window) =>
+        cache.GetOrAdd(key, _ => new SendWindow(limit, window, _time));
 
     /// <summary>The slots one send holds; <see cref="Complete"/> when the request was made (whatever Telegram answered).</summary>
     public sealed class Lease(List<SendWindow> windows)

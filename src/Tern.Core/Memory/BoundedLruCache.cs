@@ -88,6 +88,36 @@ public sealed class BoundedLruCache<TKey, TValue> : IBoundedStructure, IExpiring
         }
     }
 
+    /// <summary>
+    /// The entry for <paramref name="key"/>, made by <paramref name="create"/> when missing, in one step
+    /// (two callers never get two values for one key). A hit counts as fresh use: its age starts again.
+    /// </summary>
+    public TValue GetOrAdd(TKey key, Func<TKey, TValue> create)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            if (_map.TryGetValue(key, out var node) && !(_ttlTicks > 0 && now - node.Value.Stamp > _ttlTicks))
+            {
+                node.Value = node.Value with { Stamp = now };
+                _order.Remove(node);
+                _order.AddFirst(node);
+                _hits++;
+                return node.Value.Value;
+            }
+            if (node is not null)
+            {
+                Remove(node);
+                _evictions++;
+            }
+            _misses++;
+            var value = create(key);
+            while (_map.Count >= _capacity) EvictOldest();
+            _map[key] = _order.AddFirst(new Entry(key, value, now));
+            return value;
+        }
+    }
+
     public bool Remove(TKey key)
     {
         lock (_lock)

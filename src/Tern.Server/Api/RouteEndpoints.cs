@@ -81,13 +81,17 @@ internal static class RouteEndpoints
         CatalogCache catalog, string tenant, string id, string? from, IReadOnlyList<string>? chats, IReadOnlyList<string>? to, bool enabled,
         Dictionary<string, string[]> errors, CancellationToken cancellationToken)
     {
+        ChannelDefinition? source = null;
         if (from is null) ChannelEndpoints.Check(errors, "from", "is required");
-        else if (await ChannelEndpoints.FindAsync(catalog, tenant, from, cancellationToken) is null) ChannelEndpoints.Check(errors, "from", $"no channel '{from}'");
+        else if ((source = await ChannelEndpoints.FindAsync(catalog, tenant, from, cancellationToken)) is null) ChannelEndpoints.Check(errors, "from", $"no channel '{from}'");
 
         if (chats is not null)
         {
             if (chats.Count > 1000) ChannelEndpoints.Check(errors, "chats", "at most 1000 chats");
-            for (var i = 0; i < chats.Count; i++) ChannelEndpoints.Check(errors, $"chats[{i}]", CatalogRules.Chat(chats[i]));
+            for (var i = 0; i < chats.Count; i++)
+            {
+                ChannelEndpoints.Check(errors, $"chats[{i}]", CatalogRules.Chat(chats[i]) ?? (source is null ? null : CatalogRules.SourceChat(source.Type, chats[i])));
+            }
         }
 
         var destinations = new List<Destination>();
@@ -100,8 +104,10 @@ internal static class RouteEndpoints
             if (to.Count > 100) ChannelEndpoints.Check(errors, "to", "at most 100 destinations");
             for (var i = 0; i < to.Count; i++)
             {
+                ChannelDefinition? target = null;
                 if (!Destination.TryParse(to[i], out var destination)) ChannelEndpoints.Check(errors, $"to[{i}]", "must be channel or channel:chat");
-                else if (await ChannelEndpoints.FindAsync(catalog, tenant, destination.ChannelId, cancellationToken) is null) ChannelEndpoints.Check(errors, $"to[{i}]", $"no channel '{destination.ChannelId}'");
+                else if ((target = await ChannelEndpoints.FindAsync(catalog, tenant, destination.ChannelId, cancellationToken)) is null) ChannelEndpoints.Check(errors, $"to[{i}]", $"no channel '{destination.ChannelId}'");
+                else if (destination.Chat is { } chat && CatalogRules.DestinationChat(target.Type, chat) is { } problem) ChannelEndpoints.Check(errors, $"to[{i}]", problem);
                 else destinations.Add(destination);
             }
         }

@@ -85,12 +85,17 @@ internal static class CatalogCommands
                     line.RejectUnused();
 
                     var snapshot = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
-                    if (!snapshot.Channels.ContainsKey(from)) throw new UsageException($"--from '{from}': no such channel");
+                    if (!snapshot.Channels.TryGetValue(from, out var source)) throw new UsageException($"--from '{from}': no such channel");
+                    foreach (var chat in chats ?? [])
+                    {
+                        if (CatalogRules.SourceChat(source.Type, chat) is { } chatProblem) throw new UsageException($"--chats '{chat}': {chatProblem}");
+                    }
                     var destinations = new List<Destination>();
                     foreach (var target in targets)
                     {
                         if (!Destination.TryParse(target, out var destination)) throw new UsageException($"--to '{target}': must be channel or channel:chat");
-                        if (!snapshot.Channels.ContainsKey(destination.ChannelId)) throw new UsageException($"--to '{target}': no channel '{destination.ChannelId}'");
+                        if (!snapshot.Channels.TryGetValue(destination.ChannelId, out var to)) throw new UsageException($"--to '{target}': no channel '{destination.ChannelId}'");
+                        if (destination.Chat is { } chat && CatalogRules.DestinationChat(to.Type, chat) is { } problem) throw new UsageException($"--to '{target}': {problem}");
                         destinations.Add(destination);
                     }
                     var route = new RouteDefinition(id, from, chats, destinations, OptionsJson: options?.ToJson());

@@ -281,3 +281,30 @@ public sealed class BoundedLruCacheTests
         Assert.False(recent.TryGet("in", "1", out _));
     }
 }
+
+public sealed class BoundedLruCacheGetOrAddTests
+{
+    [Fact]
+    public void GetOrAdd_makes_one_value_per_key_even_under_contention_and_refreshes_its_age()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var cache = new BoundedLruCache<string, object>("t", 10, TimeSpan.FromMinutes(1), time);
+        var made = 0;
+        var values = new System.Collections.Concurrent.ConcurrentBag<object>();
+        Parallel.For(0, 1000, _ => values.Add(cache.GetOrAdd("k", _ => { Interlocked.Increment(ref made); return new object(); })));
+        Assert.Equal(1, made);
+        Assert.Single(values.Distinct());
+
+        // Used every 40 s, it never reaches its one-minute age.
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(40));
+            cache.GetOrAdd("k", _ => { made++; return new object(); });
+        }
+        Assert.Equal(1, made);
+        time.Advance(TimeSpan.FromSeconds(61));
+        cache.GetOrAdd("k", _ => { made++; return new object(); });
+        Assert.Equal(2, made);
+        Assert.Equal(1, cache.Evictions);
+    }
+}

@@ -87,6 +87,23 @@ public sealed class TelegramFailureTests(ITestOutputHelper output)
         Assert.StartsWith("tern: --mode 'push': must be polling or webhook", Assert.Single(badMode.StderrLines), StringComparison.Ordinal);
         Assert.DoesNotContain("tg\t", (await rig.Home.RunOkAsync("channels", "list")).Stdout, StringComparison.Ordinal);
 
+        // A route to a chat Telegram could never name is refused when it is written.
+        var known = rig.AddBot(749998, "known_bot");
+        await rig.AddChannelAsync("tg", known);
+        var badChat = await rig.Home.RunAsync(["routes", "add", "--id", "r", "--from", "tg", "--to", "tg:customer-42"]);
+        Assert.Equal(2, badChat.ExitCode);
+        Assert.StartsWith("tern: --to 'tg:customer-42': must be a Telegram chat id", Assert.Single(badChat.StderrLines), StringComparison.Ordinal);
+        var badSource = await rig.Home.RunAsync(["routes", "add", "--id", "r", "--from", "tg", "--chats", "abc", "--to", "tg:-100"]);
+        Assert.StartsWith("tern: --chats 'abc': must be a Telegram chat id", Assert.Single(badSource.StderrLines), StringComparison.Ordinal);
+        var badRegex = await rig.Home.RunAsync(["routes", "add", "--id", "r", "--from", "tg", "--to", "tg:-100", "--regex", "(oops"]);
+        Assert.Equal(2, badRegex.ExitCode);
+        Assert.StartsWith("tern: --regex '(oops': is not a valid regular expression", Assert.Single(badRegex.StderrLines), StringComparison.Ordinal);
+        var badTemplate = await rig.Home.RunAsync(["routes", "add", "--id", "r", "--from", "tg", "--to", "tg:-100", "--template", "{txt}"]);
+        Assert.StartsWith("tern: --template '{txt}': has an unknown placeholder {txt}", Assert.Single(badTemplate.StderrLines), StringComparison.Ordinal);
+        var forwardTransform = await rig.Home.RunAsync(["routes", "add", "--id", "r", "--from", "tg", "--to", "tg:-100", "--mode", "forward", "--footer", "x"]);
+        Assert.StartsWith("tern: --mode forward: a forwarded message cannot be changed", Assert.Single(forwardTransform.StderrLines), StringComparison.Ordinal);
+        await rig.Home.RunOkAsync("channels", "remove", "--id", "tg");
+
         // The same through the API: 400 problem+json naming telegram.token, nothing stored.
         await using var tern = await rig.StartTernAsync(output);
         using var api = await rig.ApiAsync(tern);
@@ -101,6 +118,24 @@ public sealed class TelegramFailureTests(ITestOutputHelper output)
         Assert.True(JsonDocument.Parse(await missing.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").TryGetProperty("telegram", out _));
         using var list = await api.GetAsync(new Uri("/v1/channels", UriKind.Relative));
         Assert.Equal("[]", await list.Content.ReadAsStringAsync());
+
+        // Route options and Telegram chats are checked by the API as well, each problem named by its path.
+        var good = rig.AddBot(749997, "good_bot");
+        using var created = await api.PostAsJsonAsync("/v1/channels", new { id = "tg2", type = "telegram", telegram = new { token = good.Token, base_url = rig.Telegram.BaseUrl.ToString() } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var channel = await created.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("good_bot", channel.GetProperty("telegram").GetProperty("bot_username").GetString());
+        Assert.DoesNotContain(good.Token, channel.GetRawText(), StringComparison.Ordinal);
+        using var route = await api.PostAsJsonAsync("/v1/routes", new
+        {
+            id = "r1", from = "tg2", to = new[] { "tg2:-100", "tg2:nope" },
+            options = new { filters = new { text = new { regex = new[] { "ok", "(" } } }, transform = new { template = "{who}" } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, route.StatusCode);
+        var errors = JsonDocument.Parse(await route.Content.ReadAsStringAsync()).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("to[1]", out _), errors.GetRawText());
+        Assert.True(errors.TryGetProperty("options.filters.text.regex[1]", out _), errors.GetRawText());
+        Assert.True(errors.TryGetProperty("options.transform.template", out _), errors.GetRawText());
     }
 
     [Fact]

@@ -179,4 +179,39 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         var stored = await api.GetFromJsonAsync<JsonElement>($"/v1/messages/{id}");
         Assert.Equal(sent[0].MessageId.ToString(System.Globalization.CultureInfo.InvariantCulture), stored.GetProperty("platform_id").GetString());
     }
+
+    [Fact]
+    public async Task Telegram_and_webhook_channels_route_into_each_other()
+    {
+        await using var rig = await TelegramRig.StartAsync();
+        var bot = rig.AddBot(720041, "bridge_bot");
+        rig.Telegram.AddChat(Group, ChatKind.Supergroup, "Support");
+        rig.Telegram.AddChat(6002, ChatKind.Private, "Agent");
+        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.Server.Tests.Api.SignatureScheme.Body, "backend-secret-0123456789");
+        await rig.AddChannelAsync("support", bot);
+        await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", "backend-secret-0123456789");
+        await rig.Home.RunOkAsync("channels", "add", "--id", "alerts");
+        await rig.AddRouteAsync("to-backend", "support", "--to", "backend");
+        await rig.AddRouteAsync("to-agent", "alerts", "--to", "support:6002");
+
+        await using var tern = await rig.StartTernAsync(output);
+        var photo = rig.Telegram.UserMessage(bot, Group, User, null, Photo("my receipt"), fromUsername: "customer");
+        var reply = rig.Telegram.UserMessage(bot, Group, User, "thanks", replyToMessageId: photo.MessageId);
+        using (var post = await tern.Http.PostAsync(new Uri("/hooks/webhook/alerts", UriKind.Relative),
+                   new StringContent("""{"id":"a-1","chat":"ops","text":"disk 91% full"}""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+        }
+
+        await Eventually.UntilAsync(() => backend.Accepted.Count == 2 && rig.Telegram.SentTo(6002).Count == 1, TimeSpan.FromSeconds(30), () => $"{backend.Describe()}; {rig.Home.Database.Describe()}");
+        var received = backend.Accepted.Select(r => r.Json).ToList();
+        Assert.Equal(("-1001", "my receipt", "photo"), (received[0].GetProperty("chat").GetString(), received[0].GetProperty("text").GetString(),
+            received[0].GetProperty("attachments")[0].GetProperty("type").GetString()));
+        Assert.Equal(photo.FileId, received[0].GetProperty("attachments")[0].GetProperty("file_id").GetString());
+        Assert.Equal("customer", received[0].GetProperty("meta").GetProperty("sender_username").GetString());
+        Assert.Equal("supergroup", received[0].GetProperty("meta").GetProperty("chat_type").GetString());
+        Assert.Equal(photo.MessageId.ToString(System.Globalization.CultureInfo.InvariantCulture), received[1].GetProperty("reply_to").GetString());
+        Assert.Equal(reply.MessageId.ToString(System.Globalization.CultureInfo.InvariantCulture), received[1].GetProperty("message_id").GetString());
+        Assert.Equal(("sendMessage", "disk 91% full"), (rig.Telegram.SentTo(6002)[0].Method, rig.Telegram.SentTo(6002)[0].Text));
+    }
 }

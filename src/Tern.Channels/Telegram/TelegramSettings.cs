@@ -71,17 +71,7 @@ public sealed record TelegramSettings(
         return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
-    public static string? CheckUrl(string? url, out Uri? parsed)
-    {
-        parsed = null;
-        if (url is null) return null;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
-        {
-            parsed = null;
-            return "must be an absolute http:// or https:// URL";
-        }
-        return null;
-    }
+    public static string? CheckUrl(string? url, out Uri? parsed) => Tern.Core.Catalog.CatalogRules.Url(url, out parsed);
 
     public static string? CheckLimits(SendLimits limits) =>
         limits.BotPerSecond is < 0 or > 100_000 ? "bot_per_second must be from 0 (no limit) to 100000"

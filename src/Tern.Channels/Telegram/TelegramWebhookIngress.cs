@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Tern.Channels.Http;
 using Tern.Channels.Telegram.BotApi;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
@@ -22,12 +23,7 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
     public async Task<IResult> HandleAsync(string channelId, HttpContext context)
     {
         var cancellationToken = context.RequestAborted;
-        var snapshot = await catalog.GetAsync(cancellationToken).ConfigureAwait(false);
-        if (!snapshot.Channels.TryGetValue(channelId, out var channel))
-        {
-            snapshot = await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
-            snapshot.Channels.TryGetValue(channelId, out channel);
-        }
+        var channel = await catalog.FindChannelAsync(channelId, cancellationToken).ConfigureAwait(false);
         if (channel is null || channel.Type != ChannelTypes.Telegram)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown channel", detail: $"No Telegram channel '{channelId}'.");
@@ -42,14 +38,12 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
             return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad secret token",
                 detail: $"The {SecretHeader} header must carry the secret token Tern set with setWebhook.");
         }
-        if (context.Request.ContentLength > options.MaxBodyBytes) return TooLarge(context);
-
+        using var body = await BoundedBody.ReadAsync(context.Request, options.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+        if (body is null) return BoundedBody.TooLarge(context, options.MaxBodyBytes);
         Update? update;
         try
         {
-            var body = await ReadBodyAsync(context.Request, options.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
-            if (body is null) return TooLarge(context);
-            update = JsonSerializer.Deserialize(body, BotApiJsonContext.Default.Update);
+            update = JsonSerializer.Deserialize(body.Span, BotApiJsonContext.Default.Update);
         }
         catch (JsonException ex)
         {
@@ -77,32 +71,5 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
         var a = SHA256.HashData(Encoding.UTF8.GetBytes(expected));
         var b = SHA256.HashData(Encoding.UTF8.GetBytes(given));
         return CryptographicOperations.FixedTimeEquals(a, b);
-    }
-
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        try
-        {
-            while (true)
-            {
-                var read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-                if (read == 0) return buffer.ToArray();
-                if (buffer.Length + read > max) return null;
-                buffer.Write(chunk, 0, read);
-            }
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return null;
-        }
-    }
-
-    private IResult TooLarge(HttpContext context)
-    {
-        context.Response.Headers.Connection = "close";
-        return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
-            detail: $"The body may be at most {options.MaxBodyBytes.ToString(CultureInfo.InvariantCulture)} bytes.");
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Tern.Channels.Http;
@@ -18,95 +17,47 @@ public sealed class WebhookIngress(
     public async Task<IResult> HandleAsync(string channelId, HttpContext context)
     {
         var cancellationToken = context.RequestAborted;
-        var snapshot = await catalog.GetAsync(cancellationToken).ConfigureAwait(false);
-        if (!snapshot.Channels.TryGetValue(channelId, out var channel))
-        {
-            // A channel added a moment ago by the CLI: look once more before saying no.
-            snapshot = await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
-            snapshot.Channels.TryGetValue(channelId, out channel);
-        }
+        var channel = await catalog.FindChannelAsync(channelId, cancellationToken).ConfigureAwait(false);
         if (channel is null || channel.Type != ChannelTypes.Webhook)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown channel", detail: $"No webhook channel '{channelId}'.");
         }
 
-        var request = context.Request;
-        if (request.ContentLength > options.MaxBodyBytes) return TooLarge();
+        using var read = await BoundedBody.ReadAsync(context.Request, options.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+        if (read is null) return BoundedBody.TooLarge(context, options.MaxBodyBytes);
+        var body = read.Span;
 
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(options.MaxBodyBytes + 1, 64 * 1024));
-        try
+        if (channel.Secret is not null && !Signatures.Verify(channel.Secret, body, context.Request.Headers[WebhookHeaders.Signature]))
         {
-            var length = 0;
-            while (true)
-            {
-                if (length == buffer.Length)
-                {
-                    if (length > options.MaxBodyBytes) return TooLarge();
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, options.MaxBodyBytes + 1));
-                    buffer.AsSpan(0, length).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
-                }
-                int read;
-                try
-                {
-                    read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
-                }
-                catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-                {
-                    // Kestrel reads a chunked body ahead of us and counts that against its own limit.
-                    return TooLarge();
-                }
-                if (read == 0) break;
-                length += read;
-                if (length > options.MaxBodyBytes) return TooLarge();
-            }
-            var body = buffer.AsSpan(0, length);
-
-            if (channel.Secret is not null && !Signatures.Verify(channel.Secret, body, request.Headers[WebhookHeaders.Signature]))
-            {
-                return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature",
-                    detail: $"The {WebhookHeaders.Signature} header must be sha256=<hex HMAC-SHA256 of the body with the channel's secret>.");
-            }
-
-            var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            var envelope = InboundMessageParser.Parse(body, channel.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), errors);
-            if (envelope is null) return Results.ValidationProblem(errors, title: "The message is not valid");
-
-            // A redelivery seen a moment ago is answered from memory, without a trip to the database.
-            if (recent.TryGet(envelope.ChannelId, envelope.PlatformId, out var knownSeq))
-            {
-                counters.OnReceived(duplicate: true);
-                return Results.Json(new AcceptedMessage(knownSeq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, Duplicate: true),
-                    ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK);
-            }
-
-            if (gate.RefusalReason() is { } reason)
-            {
-                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: $"Not accepting messages now: {reason}.");
-            }
-
-            var result = await inbox.AppendAsync(envelope, cancellationToken).ConfigureAwait(false);
-            counters.OnReceived(result.Duplicate);
-            recent.Remember(envelope.ChannelId, envelope.PlatformId, result.Seq);
-            var accepted = new AcceptedMessage(result.Seq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, result.Duplicate);
-            return result.Duplicate
-                ? Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK)
-                : Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status202Accepted);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature",
+                detail: $"The {WebhookHeaders.Signature} header must be sha256=<hex HMAC-SHA256 of the body with the channel's secret>.");
         }
 
-        IResult TooLarge()
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var envelope = InboundMessageParser.Parse(body, channel.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), errors);
+        if (envelope is null) return Results.ValidationProblem(errors, title: "The message is not valid");
+
+        // A redelivery seen a moment ago is answered from memory, without a trip to the database.
+        if (recent.TryGet(envelope.ChannelId, envelope.PlatformId, out var knownSeq))
         {
-            // The rest of the body stays unread: close the connection so the client does not reuse it mid-body.
-            context.Response.Headers.Connection = "close";
-            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
-                detail: $"The body may be at most {options.MaxBodyBytes.ToString(CultureInfo.InvariantCulture)} bytes.");
+            counters.OnReceived(duplicate: true);
+            return Results.Json(new AcceptedMessage(knownSeq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, Duplicate: true),
+                ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK);
         }
+
+        if (gate.RefusalReason() is { } reason)
+        {
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: $"Not accepting messages now: {reason}.");
+        }
+
+        var result = await inbox.AppendAsync(envelope, cancellationToken).ConfigureAwait(false);
+        counters.OnReceived(result.Duplicate);
+        recent.Remember(envelope.ChannelId, envelope.PlatformId, result.Seq);
+        var accepted = new AcceptedMessage(result.Seq.ToString(CultureInfo.InvariantCulture), envelope.PlatformId, result.Duplicate);
+        return result.Duplicate
+            ? Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK)
+            : Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status202Accepted);
     }
 }
 

@@ -32,6 +32,15 @@ public sealed class CatalogCache : IDisposable
         return new ValueTask<CatalogSnapshot>(RefreshAsync(force: false, cancellationToken));
     }
 
+    /// <summary>A channel by id; when the snapshot does not have it, the store is asked once more (a channel the CLI or another instance added a moment ago).</summary>
+    public async ValueTask<ChannelDefinition?> FindChannelAsync(string id, CancellationToken cancellationToken)
+    {
+        var snapshot = await GetAsync(cancellationToken).ConfigureAwait(false);
+        if (snapshot.Channels.TryGetValue(id, out var channel)) return channel;
+        snapshot = await RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
+        return snapshot.Channels.GetValueOrDefault(id);
+    }
+
     /// <summary>Checks the version now; used when a lookup misses (a channel added a moment ago).</summary>
     public Task<CatalogSnapshot> RefreshAsync(bool force, CancellationToken cancellationToken) => RefreshCoreAsync(force, cancellationToken);
 

@@ -157,9 +157,8 @@ internal static class ChannelEndpoints
     /// <summary>The tenant's channel; another tenant's is "not found", not "forbidden".</summary>
     internal static async Task<ChannelDefinition?> FindAsync(CatalogCache catalog, string tenant, string id, CancellationToken cancellationToken)
     {
-        var snapshot = await catalog.GetAsync(cancellationToken);
-        if (!snapshot.Channels.TryGetValue(id, out var channel)) snapshot = await catalog.RefreshAsync(force: true, cancellationToken);
-        return snapshot.Channels.TryGetValue(id, out channel) && channel.TenantId == tenant && channel.Type != ChannelTypes.TenantWebhook ? channel : null;
+        var channel = await catalog.FindChannelAsync(id, cancellationToken);
+        return channel is not null && channel.TenantId == tenant && channel.Type != ChannelTypes.TenantWebhook ? channel : null;
     }
 
     internal static void Check(Dictionary<string, string[]> errors, string field, string? problem)

@@ -194,7 +194,8 @@ internal static class ServeCommand
     }
 
     private static async Task<IResult> ReadyAsync(
-        SqliteDatabase database, IInboxStore inbox, IOutboxStore outbox, Dispatcher dispatcher, DeliveryEngine engine, PipelineCounters counters, CancellationToken cancellationToken)
+        SqliteDatabase database, IInboxStore inbox, IOutboxStore outbox, Dispatcher dispatcher, DeliveryEngine engine, PipelineCounters counters, IngressStatusBoard ingress,
+        CancellationToken cancellationToken)
     {
         string databaseState;
         string? error = null;
@@ -213,7 +214,9 @@ internal static class ServeCommand
             ready ? "ready" : "not_ready", databaseState, dispatcher.Running, engine.Running,
             inbox.PendingCount, outbox.PendingCount, dispatcher.Queued, dispatcher.Capacity, engine.InFlight,
             counters.Received, counters.Delivered, counters.Failed, counters.Retried,
-            GC.GetTotalMemory(forceFullCollection: false), Environment.WorkingSet, error);
+            GC.GetTotalMemory(forceFullCollection: false), Environment.WorkingSet, error,
+            // Shown, not judged: a bot with a revoked token must not take the whole instance out of a load balancer.
+            ingress.All.Count == 0 ? null : ingress.All.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key, c => $"{c.Value.Mode}: {c.Value.State}", StringComparer.Ordinal));
         return Results.Json(report, ServerJsonContext.Default.ReadyReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 }

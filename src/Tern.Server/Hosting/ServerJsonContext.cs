@@ -21,10 +21,12 @@ public sealed record ReadyReport(
     long Retried,
     long ManagedHeapBytes,
     long WorkingSetBytes,
-    string? Error);
+    string? Error,
+    IReadOnlyDictionary<string, string>? Channels = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AliveReport))]
 [JsonSerializable(typeof(ReadyReport))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 [JsonSerializable(typeof(MemoryReport))]
 public sealed partial class ServerJsonContext : JsonSerializerContext;

@@ -112,5 +112,7 @@ public sealed class TelegramIngressTests(ITestOutputHelper output)
         rig.Telegram.UserMessage(bot, Group, User, "after the conflict");
         await Eventually.UntilAsync(() => rig.Telegram.SentTo(-2001).Count == 1, TimeSpan.FromSeconds(40), () => rig.Home.Database.Describe());
         Assert.Equal("ok", (await TelegramRig.StatusAsync(api, "poller")).GetProperty("ingress").GetProperty("state").GetString());
+        using var ready = await tern.Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal("polling: ok", JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("channels").GetProperty("poller").GetString());
     }
 }

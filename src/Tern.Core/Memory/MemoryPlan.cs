@@ -36,6 +36,8 @@ public sealed record MemoryPlan
     public required int DedupCapacity { get; init; }
     public required int AlbumGroups { get; init; }
     public required TimeSpan AlbumMaxAge { get; init; }
+    public required int FailureRecords { get; init; }
+    public required int SendWindowChats { get; init; }
     public required int ConversationStates { get; init; }
     public required TimeSpan ConversationTtl { get; init; }
     public required int HotReadEntries { get; init; }
@@ -76,6 +78,10 @@ public sealed record MemoryPlan
             // ~20 KB per album in the buffer (up to 10 items).
             AlbumGroups = Share(0.01, 20 * 1024, 32, 4096),
             AlbumMaxAge = TimeSpan.FromSeconds(10),
+            // ~400 B per failing chat remembered for the channel status.
+            FailureRecords = Share(0.005, 400, 256, 100_000),
+            // ~300 B per chat whose Telegram send window is kept (3–20 timestamps).
+            SendWindowChats = Share(0.01, 300, 1024, 100_000),
             // ~512 B per conversation state.
             ConversationStates = Share(0.02, 512, 1024, 1_000_000),
             ConversationTtl = TimeSpan.FromHours(24),

@@ -72,7 +72,7 @@ public sealed class TernOptions
                 GiveUpAfter = s.Duration("Tern:Sender:GiveUpAfter", TimeSpan.FromHours(24), TimeSpan.FromSeconds(1), TimeSpan.FromDays(30)),
                 PollInterval = s.Duration("Tern:Sender:PollInterval", TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
                 ShutdownGrace = shutdown * 2 / 3,
-                FailureRecords = s.WholeNumber("Tern:Memory:FailureRecords", Math.Clamp(plan.DedupCapacity / 8, 256, 100_000), 1, 1_000_000),
+                FailureRecords = s.WholeNumber("Tern:Memory:FailureRecords", plan.FailureRecords, 1, 1_000_000),
                 FailureMemory = s.Duration("Tern:Sender:FailureMemory", TimeSpan.FromHours(24), TimeSpan.FromMinutes(1), TimeSpan.FromDays(30)),
             },
             SendTimeout = s.Duration("Tern:Sender:Timeout", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
@@ -112,7 +112,7 @@ public sealed class TernOptions
                 ErrorRetry = s.Duration("Tern:Telegram:ErrorRetry", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
                 CallTimeout = s.Duration("Tern:Telegram:CallTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             },
-            ChatLimitWindows = s.WholeNumber("Tern:Memory:ChatLimitWindows", Math.Clamp(plan.DedupCapacity / 4, 1024, 100_000), 16, 10_000_000),
+            ChatLimitWindows = s.WholeNumber("Tern:Memory:ChatLimitWindows", plan.SendWindowChats, 16, 10_000_000),
             RetainMessageLinks = s.Duration("Tern:Retention:MessageLinks", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650)),
         };
         if (options.Telegram.ConflictRetryMax < options.Telegram.ConflictRetry) options.Telegram.ConflictRetryMax = options.Telegram.ConflictRetry;

@@ -86,6 +86,8 @@ public sealed class MemoryPlanTests
                 ("DedupCapacity", p => p.DedupCapacity),
                 ("AlbumGroups", p => p.AlbumGroups),
                 ("AlbumMaxAge", p => p.AlbumMaxAge.TotalSeconds),
+                ("FailureRecords", p => p.FailureRecords),
+                ("SendWindowChats", p => p.SendWindowChats),
                 ("ConversationStates", p => p.ConversationStates),
                 ("ConversationTtl", p => p.ConversationTtl.TotalSeconds),
                 ("HotReadEntries", p => p.HotReadEntries),

@@ -4,12 +4,17 @@ namespace Tern.Bench;
 
 internal sealed class BenchOptions
 {
+    public const string Webhook = "webhook";
+    public const string Telegram = "telegram";
+
     public const string Usage = """
-        Tern.Bench --target NAME=PATH [--target …] --n N [--n …] [--concurrency 64] [--chats 100]
+        Tern.Bench [--scenario webhook|telegram] --target NAME=PATH [--target …] --n N [--n …] [--concurrency 64] [--chats 100]
                    [--setting Tern:Key=value …] [--env NAME=VALUE …] [--stall-timeout 60] [--wait-quiet SECONDS] [--keep]
+          --scenario      webhook (default): POSTs to a webhook channel, delivered to a loopback receiver here;
+                          telegram: a getUpdates backlog forwarded bot → bot through the Bot API stand-in here
           --target        a tern binary (apphost or single file) and the name to print for it
           --n             messages per run; every target runs once per N
-          --concurrency   HTTP requests in flight against the webhook ingress
+          --concurrency   HTTP requests in flight against the webhook ingress (webhook scenario)
           --chats         distinct chats the messages are spread over (delivery is ordered per chat)
           --setting       passed to `tern serve` as --Tern:Key=value (repeatable)
           --env           an environment variable for `tern serve` only (repeatable), e.g. DOTNET_GCHeapHardLimit=0xC000000
@@ -18,6 +23,8 @@ internal sealed class BenchOptions
                           processes use under 10 % of the machine's CPU (a shared machine skews results)
           --keep          keep each run's directory (database, tern.log)
         """;
+
+    public string Scenario { get; private set; } = Webhook;
 
     public List<Target> Targets { get; } = [];
 
@@ -46,6 +53,12 @@ internal sealed class BenchOptions
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]}: a value must follow");
             switch (args[i])
             {
+                case "--scenario":
+                    {
+                        var value = Value();
+                        options.Scenario = value is Webhook or Telegram ? value : throw new ArgumentException($"--scenario '{value}': expected {Webhook} or {Telegram}");
+                        break;
+                    }
                 case "--target":
                     {
                         var value = Value();

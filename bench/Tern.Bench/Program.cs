@@ -3,7 +3,13 @@ using static System.FormattableString;
 
 namespace Tern.Bench;
 
-/// <summary>Tern's benchmark driver: see <see cref="WebhookBench"/> and bench/webhook.sh.</summary>
+/// <summary>
+/// Tern's benchmarks. <c>--scenario webhook</c> (default, bench/webhook.sh): webhook → webhook with a
+/// loopback receiver hosted here. <c>--scenario telegram</c> (bench/telegram.sh): a getUpdates backlog
+/// forwarded bot → bot through the Bot API stand-in hosted here. For each tern binary and each N the
+/// scenario starts tern in a fresh directory, drives the load, samples the tern process's memory from
+/// /proc every 100 ms, counts lost and duplicated messages and prints one table row.
+/// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
@@ -19,7 +25,11 @@ public static class Program
             return 2;
         }
 
-        return await WebhookBench.RunAsync(options);
+        return options.Scenario switch
+        {
+            BenchOptions.Telegram => await TelegramBench.RunAsync(options),
+            _ => await WebhookBench.RunAsync(options),
+        };
     }
 }
 

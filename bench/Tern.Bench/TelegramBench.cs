@@ -168,6 +168,7 @@ internal static class TelegramRun
             await sampler.StopAsync();
 
             var ready = await TernHttp.ReadyCountersAsync(http, ternUrl + "/health/ready");
+            var held = await TernHttp.MemoryHeldAsync(http, ternUrl);
             var readyTicks = await readyAt;
             var exit = await tern.TerminateAsync(TimeSpan.FromSeconds(30));
             tally.Scan();
@@ -186,6 +187,7 @@ internal static class TelegramRun
             Console.WriteLine(
                 Invariant($"db {Runs.DatabaseBytes(home) / 1048576.0:F0} MB; {sampler.Samples} samples, RSS peaked {sampler.PeakRssAt.TotalSeconds:F1} s into the load; tern CPU {cpuAfter.TernSeconds - cpuBefore.TernSeconds:F1} s; ") +
                 Invariant($"driver (stand-in) CPU {cpuAfter.DriverSeconds - cpuBefore.DriverSeconds:F1} s, GC pauses {gcPause.TotalSeconds:F2} s; stray copies {tally.Stray}; ready: {ready}"));
+            Console.WriteLine("at the end: " + held);
             if (tally.OutOfOrderChats > 0) Console.WriteLine(Invariant($"out of order: chats {string.Join(", ", tally.OutOfOrder.Take(10))}"));
             if (exit != 0) Console.WriteLine($"tern exit code {exit}; last log lines:\n{tern.Tail(20)}");
 

@@ -72,6 +72,39 @@ internal static class TernHttp
             return "GET /memory: " + ex.Message;
         }
     }
+
+    /// <summary>What the bounded structures hold now, and the GC heap, from GET /memory: to tell what grew.</summary>
+    public static async Task<string> MemoryHeldAsync(HttpClient http, string baseUrl)
+    {
+        try
+        {
+            using var response = await http.GetAsync(new Uri(baseUrl + "/memory"));
+            if (!response.IsSuccessStatusCode) return Invariant($"GET /memory: {(int)response.StatusCode}");
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var root = document.RootElement;
+            var text = new StringBuilder();
+            if (root.TryGetProperty("gc_heap_bytes", out var heap) && root.TryGetProperty("gc_committed_bytes", out var committed))
+            {
+                text.Append(Invariant($"GC heap {heap.GetInt64() / 1048576.0:F1} MB, committed {committed.GetInt64() / 1048576.0:F1} MB; "));
+            }
+            text.Append("held:");
+            if (root.TryGetProperty("structures", out var structures) && structures.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var structure in structures.EnumerateArray())
+                {
+                    var count = structure.GetProperty("count").GetInt64();
+                    if (count == 0) continue;
+                    text.Append(' ').Append(structure.GetProperty("name").GetString())
+                        .Append(Invariant($"={count}/{structure.GetProperty("capacity").GetInt64()}"));
+                }
+            }
+            return text.ToString();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException or TaskCanceledException or FormatException)
+        {
+            return "GET /memory: " + ex.Message;
+        }
+    }
 }
 
 /// <summary>Every 10 s: deliveries so far and the memory figures, to see whether memory follows N or levels off.</summary>

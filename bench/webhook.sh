@@ -49,29 +49,9 @@ CHATS=${CHATS:-100}
 # burst of N never meets a 503 regardless of N. Everything else is tern's default configuration.
 TERN_SETTINGS=${TERN_SETTINGS:-"Tern:Ingress:MaxBacklog=10000000"}
 
-if [ -z "${NO_BUILD:-}" ]; then
-  echo "building into $OUT ..."
-  rm -rf "$OUT/framework-dependent" "$OUT/single-file" "$OUT/driver"
-  dotnet publish src/Tern.Server -c Release -o "$OUT/framework-dependent" -nologo -v q
-  dotnet publish src/Tern.Server -c Release -r linux-x64 -p:PublishSingleFile=true -o "$OUT/single-file" -nologo -v q
-  dotnet build bench/Tern.Bench -c Release -o "$OUT/driver" -nologo -v q
-fi
-
-args=()
-for build in $BUILDS; do
-  args+=(--target "$build=$OUT/$build/tern")
-done
-for n in "${COUNTS[@]}"; do
-  args+=(--n "$n")
-done
-for setting in $TERN_SETTINGS; do
-  args+=(--setting "$setting")
-done
-for variable in ${TERN_ENV:-}; do
-  args+=(--env "$variable")
-done
-[ -n "${KEEP:-}" ] && args+=(--keep)
-[ -n "${WAIT_QUIET:-}" ] && args+=(--wait-quiet "$WAIT_QUIET")
-
-echo "machine: $(nproc) cores; $(free -h | awk '/^Mem:/ {print $2 " RAM"}'); $(uname -sr); single file $(du -h "$OUT/single-file/tern" | cut -f1)"
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
+bench_build
+bench_args
+bench_machine
 exec "$OUT/driver/Tern.Bench" "${args[@]}" --concurrency "$CONCURRENCY" --chats "$CHATS"

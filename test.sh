@@ -13,6 +13,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 need_packages=()
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
+# The native AOT publish test links with the system C toolchain, SQLite (statically) and zlib.
+command -v cc >/dev/null 2>&1 || need_packages+=(gcc)
+[ -f /usr/lib/x86_64-linux-gnu/libsqlite3.a ] || need_packages+=(libsqlite3-dev)
+[ -f /usr/lib/x86_64-linux-gnu/libz.so ] || need_packages+=(zlib1g-dev)
 if [ ${#need_packages[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_packages[@]}" >/dev/null

@@ -1,13 +1,19 @@
 # Shared by bench/webhook.sh and bench/telegram.sh (sourced, not run): the builds, the driver's common
 # arguments and the machine line. The caller has set ROOT, OUT, COUNTS, BUILDS and TERN_SETTINGS.
 
-# Publishes both tern builds and the driver into $OUT, unless NO_BUILD is set.
+# Publishes the tern builds named in $BUILDS and the driver into $OUT, unless NO_BUILD is set.
 bench_build() {
   if [ -z "${NO_BUILD:-}" ]; then
     echo "building into $OUT ..."
-    rm -rf "$OUT/framework-dependent" "$OUT/single-file" "$OUT/driver"
-    dotnet publish src/Tern.Server -c Release -o "$OUT/framework-dependent" -nologo -v q
-    dotnet publish src/Tern.Server -c Release -r linux-x64 -p:PublishSingleFile=true -o "$OUT/single-file" -nologo -v q
+    rm -rf "$OUT/framework-dependent" "$OUT/single-file" "$OUT/native-aot" "$OUT/driver"
+    for build in $BUILDS; do
+      case "$build" in
+        framework-dependent) dotnet publish src/Tern.Server -c Release -o "$OUT/framework-dependent" -nologo -v q ;;
+        single-file) dotnet publish src/Tern.Server -c Release -r linux-x64 -p:PublishSingleFile=true -o "$OUT/single-file" -nologo -v q ;;
+        native-aot) dotnet publish src/Tern.Server -c Release -r linux-x64 -p:PublishAot=true -o "$OUT/native-aot" -nologo -v q ;;
+        *) echo "unknown build '$build' (framework-dependent, single-file, native-aot)"; exit 2 ;;
+      esac
+    done
     dotnet build bench/Tern.Bench -c Release -o "$OUT/driver" -nologo -v q
   fi
 }
@@ -33,5 +39,5 @@ bench_args() {
 }
 
 bench_machine() {
-  echo "machine: $(nproc) cores; $(free -h | awk '/^Mem:/ {print $2 " RAM"}'); $(uname -sr); single file $(du -h "$OUT/single-file/tern" | cut -f1)"
+  echo "machine: $(nproc) cores; $(free -h | awk '/^Mem:/ {print $2 " RAM"}'); $(uname -sr); $(for b in $BUILDS; do printf '%s %s; ' "$b" "$(du -h "$OUT/$b/tern" 2>/dev/null | cut -f1)"; done)"
 }

@@ -28,7 +28,7 @@
 # unconfirmed at the stand-in.
 #
 # Environment knobs:
-#   BUILDS="framework-dependent single-file"   which builds to run
+#   BUILDS="framework-dependent single-file native-aot"   which builds to run
 #   CHATS=100         private chats the messages are spread over (delivery is ordered per chat)
 #   TERN_SETTINGS="Tern:Memory:Budget=256MB"   extra settings for `tern serve`, space-separated (default
 #                     none; the driver always passes Tern:Telegram:PollTimeout=5s first)
@@ -47,7 +47,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 COUNTS=("$@")
 [ ${#COUNTS[@]} -eq 0 ] && COUNTS=(20000 200000)
-BUILDS=${BUILDS:-"framework-dependent single-file"}
+BUILDS=${BUILDS:-"framework-dependent single-file native-aot"}
 CHATS=${CHATS:-100}
 # The limits lifted for the measurement are the destination channel's (set by the driver) and the
 # stand-in's; tern's settings are its defaults unless given here.

@@ -23,7 +23,7 @@
 #   exit              tern's exit code after SIGTERM at the end of the run
 #
 # Environment knobs:
-#   BUILDS="framework-dependent single-file"   which builds to run
+#   BUILDS="framework-dependent single-file native-aot"   which builds to run
 #   CONCURRENCY=64    HTTP requests in flight against the ingress
 #   CHATS=100         chats the messages are spread over (delivery is ordered per chat)
 #   TERN_SETTINGS="Tern:Ingress:MaxBacklog=10000000"   extra settings for `tern serve`, space-separated
@@ -42,7 +42,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 COUNTS=("$@")
 [ ${#COUNTS[@]} -eq 0 ] && COUNTS=(20000 200000)
-BUILDS=${BUILDS:-"framework-dependent single-file"}
+BUILDS=${BUILDS:-"framework-dependent single-file native-aot"}
 CONCURRENCY=${CONCURRENCY:-64}
 CHATS=${CHATS:-100}
 # The only limit lifted for the benchmark: the on-disk backlog bound (default 1,000,000) so that a

@@ -11,16 +11,71 @@ using Tern.Storage.Migrations;
 namespace Tern.Server.Tests;
 
 /// <summary>
-/// Proves the published artifact works, not just the build: publishes <c>tern</c> as a self-contained,
-/// trimmed, single-file linux-x64 binary (the README's command), then runs that binary from an empty
-/// directory. Trimming can remove code that only reflection reaches and single-file changes how the
-/// native SQLite library is loaded; neither shows up in the ordinary test runs.
+/// Proves the published artifacts work, not just the build: publishes <c>tern</c> as the README says —
+/// the self-contained, trimmed single file, and the native AOT file — then runs each binary from an
+/// empty directory. Trimming can remove code that only reflection reaches, single-file changes how the
+/// native SQLite library is loaded, and AOT compiles everything ahead with SQLite linked in; none of
+/// that shows up in the ordinary test runs.
 /// </summary>
 [Collection(PublishedBinaryGroup.Name)]
-public sealed class PublishedBinaryTests(PublishedBinaryFixture published)
+public sealed class SingleFileBinaryTests(SingleFileBinaryFixture published) : PublishedBinaryContract(published);
+
+[Collection(PublishedBinaryGroup.Name)]
+public sealed class NativeAotBinaryTests(NativeAotBinaryFixture published) : PublishedBinaryContract(published)
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+    [Fact]
+    public async Task Binary_forwards_telegram_updates_and_serves_the_api_openapi_and_memory()
+    {
+        await using var telegram = await Tern.StandIns.Telegram.BotApiStandIn.StartAsync();
+        var bot = telegram.AddBot("790001:Aot-Token_secret-0123456789", "aot_bot");
+        telegram.AddChat(-1001, Tern.StandIns.Telegram.ChatKind.Supergroup, "Source");
+        telegram.AddChat(-2001, Tern.StandIns.Telegram.ChatKind.Supergroup, "Dest");
+        using var home = new PublishedTempDirectory("tern-published-telegram");
+        var timeout = TimeSpan.FromSeconds(30);
+        await PublishedProcess.RunAsync(Published, home.Path, ["channels", "add", "--id", "tg", "--type", "telegram", "--token", bot.Token, "--base-url", telegram.BaseUrl.ToString()], timeout);
+        await PublishedProcess.RunAsync(Published, home.Path, ["routes", "add", "--id", "copy", "--from", "tg", "--to", "tg:-2001", "--regex", "^(?i)hello", "--footer", " [aot]"], timeout);
+        var key = (await PublishedProcess.RunAsync(Published, home.Path, ["keys", "create", "--tenant", "default"], timeout)).Split('\n').Single(l => l.StartsWith("tern_", StringComparison.Ordinal)).Trim();
+
+        var url = $"http://127.0.0.1:{PublishedPorts.Free().ToString(CultureInfo.InvariantCulture)}";
+        await using var tern = PublishedProcess.Start(Published, home.Path, ["serve", $"--Tern:Http:Url={url}", "--Tern:Telegram:PollTimeout=2s"]);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await PublishedHttp.WaitForOkAsync(http, url + "/health/ready", StartTimeout, tern);
+        telegram.UserMessage(bot, -1001, 42, "Hello from the native binary");
+        telegram.UserMessage(bot, -1001, 42, "filtered out");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (telegram.SentTo(-2001).Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal("Hello from the native binary [aot]", Assert.Single(telegram.SentTo(-2001)).Text);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, url + "/v1/channels/tg");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        using var channel = await http.SendAsync(request);
+        var channelJson = await channel.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, channel.StatusCode);
+        Assert.Contains("\"bot_username\":\"aot_bot\"", channelJson, StringComparison.Ordinal);
+        Assert.DoesNotContain("Aot-Token", channelJson, StringComparison.Ordinal);
+        using var problem = await http.PostAsync(new Uri(url + "/hooks/telegram/tg"), new StringContent("{}", Encoding.UTF8, "application/json"));
+        Assert.Equal("application/problem+json", problem.Content.Headers.ContentType?.MediaType);
+        using (var openApi = JsonDocument.Parse(await http.GetStringAsync(new Uri(url + "/openapi/v1.json"))))
+        {
+            Assert.True(openApi.RootElement.GetProperty("paths").TryGetProperty("/v1/routes", out _));
+        }
+        using (var memory = JsonDocument.Parse(await http.GetStringAsync(new Uri(url + "/memory"))))
+        {
+            Assert.Contains(memory.RootElement.GetProperty("structures").EnumerateArray(), s => s.GetProperty("name").GetString() == "albums");
+            Assert.InRange(memory.RootElement.GetProperty("gc_committed_bytes").GetInt64(), 1, 1L << 30);
+        }
+        Assert.Contains("tern_deliveries_delivered_total 1", await http.GetStringAsync(new Uri(url + "/metrics")), StringComparison.Ordinal);
+        Assert.Equal(0, await tern.TerminateAsync(StopTimeout));
+    }
+}
+
+/// <summary>What every published build must do.</summary>
+public abstract class PublishedBinaryContract(PublishedBinaryFixture published)
+{
+    protected static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    protected static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    protected PublishedBinaryFixture Published => published;
 
     [Fact]
     public void Publish_is_a_single_self_contained_file_without_warnings()
@@ -83,7 +138,7 @@ public sealed class PublishedBinaryTests(PublishedBinaryFixture published)
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         await PublishedHttp.WaitForOkAsync(http, url + "/health/ready", StartTimeout, tern);
 
-        using var body = new StringContent("""{"id":"published-1","chat":"c1","text":"hello from the single file"}""", Encoding.UTF8, "application/json");
+        using var body = new StringContent("""{"id":"published-1","chat":"c1","text":"hello from the published binary"}""", Encoding.UTF8, "application/json");
         using var response = await http.PostAsync(new Uri(url + "/hooks/webhook/inbound"), body);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
 
@@ -91,7 +146,7 @@ public sealed class PublishedBinaryTests(PublishedBinaryFixture published)
         Assert.False(string.IsNullOrEmpty(delivery.DeliveryId), "no X-Tern-Delivery header");
         using (var payload = JsonDocument.Parse(delivery.Body))
         {
-            Assert.Equal("hello from the single file", payload.RootElement.GetProperty("text").GetString());
+            Assert.Equal("hello from the published binary", payload.RootElement.GetProperty("text").GetString());
             Assert.Equal("c1", payload.RootElement.GetProperty("chat").GetString());
         }
 
@@ -100,15 +155,21 @@ public sealed class PublishedBinaryTests(PublishedBinaryFixture published)
     }
 }
 
-/// <summary>Publishing is slow and CPU-heavy: these tests run alone, after the parallel ones.</summary>
+/// <summary>Publishing is slow and CPU-heavy: these tests run alone, after the parallel ones, one build at a time.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class PublishedBinaryGroup : ICollectionFixture<PublishedBinaryFixture>
+public sealed class PublishedBinaryGroup : ICollectionFixture<SingleFileBinaryFixture>, ICollectionFixture<NativeAotBinaryFixture>
 {
-    public const string Name = "published single-file binary (serial)";
+    public const string Name = "published binaries (serial)";
 }
 
+/// <summary>The README's publish command: self-contained, trimmed, one file (the runtime inside; SQLite extracted at start).</summary>
+public sealed class SingleFileBinaryFixture() : PublishedBinaryFixture("-p:PublishSingleFile=true");
+
+/// <summary>The README's native AOT command: no JIT, SQLite linked in.</summary>
+public sealed class NativeAotBinaryFixture() : PublishedBinaryFixture("-p:PublishAot=true");
+
 /// <summary>Publishes once for the collection into a temporary directory (its own bin/obj, so it never touches the repo's).</summary>
-public sealed class PublishedBinaryFixture : IAsyncLifetime, IDisposable
+public abstract class PublishedBinaryFixture(string flavor) : IAsyncLifetime, IDisposable
 {
     // Normally about a minute; generous because a busy machine can make the trimmer several times slower.
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(10);
@@ -137,7 +198,7 @@ public sealed class PublishedBinaryFixture : IAsyncLifetime, IDisposable
         foreach (var arg in new[]
         {
             "publish", Path.Combine(repo, "src", "Tern.Server"),
-            "-c", "Release", "-r", "linux-x64", "-p:PublishSingleFile=true",
+            "-c", "Release", "-r", "linux-x64", flavor,
             "-o", PublishDirectory,
             "--artifacts-path", Path.Combine(_root.Path, "artifacts"),
             "--disable-build-servers", "-nologo",
@@ -161,7 +222,11 @@ public sealed class PublishedBinaryFixture : IAsyncLifetime, IDisposable
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    public void Dispose() => _root.Dispose();
+    public void Dispose()
+    {
+        _root.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private static string FindRepositoryRoot()
     {
@@ -219,8 +284,8 @@ public sealed class PublishedProcess : IAsyncDisposable
         return process;
     }
 
-    /// <summary>Runs the binary to completion and fails unless it exits 0.</summary>
-    public static async Task RunAsync(PublishedBinaryFixture published, string workingDirectory, IEnumerable<string> args, TimeSpan timeout)
+    /// <summary>Runs the binary to completion and fails unless it exits 0; returns what it printed (stdout and stderr).</summary>
+    public static async Task<string> RunAsync(PublishedBinaryFixture published, string workingDirectory, IEnumerable<string> args, TimeSpan timeout)
     {
         var argList = args.ToList();
         await using var process = Start(published, workingDirectory, argList);
@@ -235,6 +300,7 @@ public sealed class PublishedProcess : IAsyncDisposable
         }
         process._process.WaitForExit(); // drains the redirected output
         Assert.True(process._process.ExitCode == 0, $"`tern {string.Join(' ', argList)}` exited with {process._process.ExitCode}; output:\n{process.Output}");
+        return process.Output;
     }
 
     /// <summary>Runs any command to completion (killing it after <paramref name="timeout"/>) and returns its exit code and output.</summary>

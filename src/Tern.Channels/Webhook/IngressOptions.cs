@@ -7,4 +7,10 @@ public sealed class IngressOptions
 
     /// <summary>What 503 answers put in Retry-After.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Platform pushes (<c>/hooks/…</c>) handled at once; more wait in a queue of eight times this, past it 503.
+    /// Each request in progress holds its body and JSON until its commit: this bounds that memory.
+    /// </summary>
+    public int MaxConcurrentRequests { get; set; } = 64;
 }

@@ -46,6 +46,7 @@ public sealed record MemoryPlan
     public required int PerChannelConcurrency { get; init; }
     public required int LaneBatch { get; init; }
     public required int HttpConnectionsPerServer { get; init; }
+    public required int IngressConcurrency { get; init; }
     public required int DatabasePoolSize { get; init; }
     public required long SqliteCacheBytes { get; init; }
 
@@ -92,6 +93,8 @@ public sealed record MemoryPlan
             PerChannelConcurrency = Math.Max(1, concurrency / 2),
             LaneBatch = (int)Math.Clamp(work / (8L << 20), 8, 64),
             HttpConnectionsPerServer = concurrency,
+            // Inbound requests in progress at once: each holds its body and parsed JSON until its commit.
+            IngressConcurrency = concurrency,
             DatabasePoolSize = (int)Math.Clamp(mb / 32, 4, 32),
             SqliteCacheBytes = bytes < (256L << 20) ? 1L << 20 : 2L << 20,
         };

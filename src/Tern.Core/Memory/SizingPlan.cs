@@ -24,7 +24,7 @@ public sealed record SizingPlan(long RamBytes, Profile Profile, MemoryPlan Tern,
         var rows = new List<SizingRow>
         {
             new("OS, sshd, journald", os, "vm.swappiness=10; a 512 MB–1 GB swap file as a safety net"),
-            new("Tern", budget.Bytes, $"Tern:Memory:Budget={budget.Bytes / Mb}MB; systemd MemoryMax={budget.Bytes * 110 / 100 / Mb}M; DOTNET_GCHeapHardLimit=0x{tern.HeapHardLimit:X}"),
+            new("Tern", budget.Bytes, $"Tern:Memory:Budget={budget.Bytes / Mb}MB; systemd MemoryMax={budget.Bytes * 110 / 100 / Mb}M; DOTNET_GCHeapHardLimit={tern.HeapHardLimit:X}"),
             new("nginx (TLS in front of Tern)", nginx, "worker_processes 1; worker_connections 512; proxy_buffering off for /hooks"),
         };
         if (profile == Profile.Standard)

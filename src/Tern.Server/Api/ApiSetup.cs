@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
+using Tern.Channels.Webhook;
 using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
@@ -15,13 +16,23 @@ public static class ApiSetup
 
     public static ApiCaller? Caller(this HttpContext context) => context.Items.TryGetValue(CallerItem, out var caller) ? caller as ApiCaller : null;
 
-    public static void AddTernApi(this IServiceCollection services, ApiOptions options)
+    public static void AddTernApi(this IServiceCollection services, ApiOptions options, IngressOptions ingress)
     {
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             limiter.OnRejected = async (context, cancellationToken) =>
             {
+                if (context.HttpContext.Request.Path.StartsWithSegments("/hooks"))
+                {
+                    // A platform push over the queue: "come back later", as for a full backlog.
+                    var seconds = (int)Math.Ceiling(ingress.RetryAfter.TotalSeconds);
+                    context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                    await Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy",
+                            detail: $"Too many inbound requests in progress; retry after {seconds} s.")
+                        .ExecuteAsync(context.HttpContext).ConfigureAwait(false);
+                    return;
+                }
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
                 context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
                 await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
@@ -39,15 +50,23 @@ public static class ApiSetup
                         AutoReplenishment = true,
                     })
                     : RateLimitPartition.GetNoLimiter("")),
-                // Over all keys: requests in progress at once, a short queue behind them.
-                PartitionedRateLimiter.Create<HttpContext, string>(context => context.Request.Path.StartsWithSegments("/v1")
-                    ? RateLimitPartition.GetConcurrencyLimiter("v1", _ => new ConcurrencyLimiterOptions
-                    {
-                        PermitLimit = options.MaxConcurrentRequests,
-                        QueueLimit = options.MaxConcurrentRequests,
-                        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-                    })
-                    : RateLimitPartition.GetNoLimiter("")));
+                // Over all keys: requests in progress at once, a short queue behind them; platform pushes likewise.
+                PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                    context.Request.Path.StartsWithSegments("/v1")
+                        ? RateLimitPartition.GetConcurrencyLimiter("v1", _ => new ConcurrencyLimiterOptions
+                        {
+                            PermitLimit = options.MaxConcurrentRequests,
+                            QueueLimit = options.MaxConcurrentRequests,
+                            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                        })
+                        : context.Request.Path.StartsWithSegments("/hooks")
+                            ? RateLimitPartition.GetConcurrencyLimiter("hooks", _ => new ConcurrencyLimiterOptions
+                            {
+                                PermitLimit = ingress.MaxConcurrentRequests,
+                                QueueLimit = ingress.MaxConcurrentRequests * 8,
+                                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                            })
+                            : RateLimitPartition.GetNoLimiter("")));
         });
     }
 

@@ -32,7 +32,7 @@ internal static class PlanCommand
         output.WriteLine();
         output.WriteLine($"Memory budget {Size(p.Budget.Bytes)} ({(budget is null ? $"{(profile == Profile.Lite ? 50 : 25)}% of RAM" : "given")}); derived values (set the key to override):");
         Row(output, "setting", "value", "derived as");
-        Row(output, "DOTNET_GCHeapHardLimit (env)", $"0x{p.HeapHardLimit:X} ({Size(p.HeapHardLimit)})", "75% of the budget");
+        Row(output, "DOTNET_GCHeapHardLimit (env)", $"{p.HeapHardLimit:X} ({Size(p.HeapHardLimit)})", "75% of the budget, hex without 0x (native AOT reads no 0x)");
         Row(output, "Tern:Memory:WarningPercent", $"70 ({Size(p.WarningBytes)})", "resident memory: log once");
         Row(output, "Tern:Memory:CriticalPercent", $"85 ({Size(p.CriticalBytes)})", "trim caches, compact, shrink pools");
         Row(output, "Tern:Memory:RestartPercent", $"95 ({Size(p.RestartBytes)})", "drain and exit 75 (max 2/hour, then shed load)");
@@ -50,6 +50,7 @@ internal static class PlanCommand
         Row(output, "Tern:Sender:PerChannelConcurrency", N(p.PerChannelConcurrency), "half of the above");
         Row(output, "Tern:Sender:LaneBatch", N(p.LaneBatch), "working budget / 8 MB, 8–64");
         Row(output, "HTTP connections per host", N(p.HttpConnectionsPerServer), "= sender concurrency");
+        Row(output, "Tern:Ingress:MaxConcurrentRequests", N(p.IngressConcurrency), "= sender concurrency; 8x queued, then 503");
         Row(output, "database pool", N(p.DatabasePoolSize), "budget MB / 32, 4–32");
         output.WriteLine();
         output.WriteLine($"Sizing for a {Size(ram)} machine:");

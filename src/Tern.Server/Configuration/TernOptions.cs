@@ -80,6 +80,7 @@ public sealed class TernOptions
             {
                 MaxBodyBytes = (int)s.Size("Tern:Ingress:MaxBodyBytes", 256 * 1024, 64, 64L << 20),
                 RetryAfter = s.Duration("Tern:Ingress:RetryAfter", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+                MaxConcurrentRequests = s.WholeNumber("Tern:Ingress:MaxConcurrentRequests", plan.IngressConcurrency, 1, 10_000),
             },
             MaxBacklog = s.WholeNumber("Tern:Ingress:MaxBacklog", 1_000_000, 1, int.MaxValue),
             ShutdownTimeout = shutdown,

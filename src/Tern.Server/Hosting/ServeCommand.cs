@@ -141,7 +141,7 @@ internal static class ServeCommand
         services.AddSingleton<ICatalogStore>(catalogStore);
         services.AddSingleton<IMessageQueries>(new SqliteMessageQueries(database));
         services.AddSingleton(keyCache);
-        services.AddTernApi(options.Api);
+        services.AddTernApi(options.Api, options.Ingress);
         services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Tern API";

@@ -96,6 +96,7 @@ public sealed class MemoryPlanTests
                 ("PerChannelConcurrency", p => p.PerChannelConcurrency),
                 ("LaneBatch", p => p.LaneBatch),
                 ("HttpConnectionsPerServer", p => p.HttpConnectionsPerServer),
+                ("IngressConcurrency", p => p.IngressConcurrency),
                 ("DatabasePoolSize", p => p.DatabasePoolSize),
                 ("SqliteCacheBytes", p => p.SqliteCacheBytes),
             };

@@ -27,7 +27,7 @@ public sealed class PlanCommandTests
         AssertRow(stdout, "Tern:Memory:DedupCapacity", expected.Tern.DedupCapacity.ToString("N0", CultureInfo.InvariantCulture));
         AssertRow(stdout, "Tern:Dispatcher:Capacity", expected.Tern.DispatchCapacity.ToString("N0", CultureInfo.InvariantCulture));
         AssertRow(stdout, "Tern:Sender:Concurrency", expected.Tern.SenderConcurrency.ToString(CultureInfo.InvariantCulture));
-        AssertRow(stdout, "DOTNET_GCHeapHardLimit (env)", $"0x{expected.Tern.HeapHardLimit:X}");
+        AssertRow(stdout, "DOTNET_GCHeapHardLimit (env)", $"{expected.Tern.HeapHardLimit:X}");
         foreach (var row in expected.Rows) AssertRow(stdout, row.Component, MemoryBudget.Format(row.Bytes));
         Assert.Contains("headroom", stdout, StringComparison.Ordinal);
         // Lite runs on SQLite: no PostgreSQL row to size.

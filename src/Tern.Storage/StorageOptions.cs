@@ -21,4 +21,10 @@ public sealed class StorageOptions
 
     /// <summary>Write requests waiting for the writer before callers wait.</summary>
     public int WriteQueue { get; set; } = 4096;
+
+    /// <summary>
+    /// Read connections open at once (each has its own page cache); more readers wait for one to close.
+    /// The writer's connection is not counted.
+    /// </summary>
+    public int MaxReadConnections { get; set; } = 8;
 }

@@ -51,7 +51,7 @@ internal static class PlanCommand
         Row(output, "Tern:Sender:LaneBatch", N(p.LaneBatch), "working budget / 8 MB, 8–64");
         Row(output, "HTTP connections per host", N(p.HttpConnectionsPerServer), "= sender concurrency");
         Row(output, "Tern:Ingress:MaxConcurrentRequests", N(p.IngressConcurrency), "= sender concurrency; 8x queued, then 503");
-        Row(output, "database pool", N(p.DatabasePoolSize), "budget MB / 32, 4–32");
+        Row(output, "Tern:Storage:ReadConnections", N(p.DatabasePoolSize), "budget MB / 32, 4–32 (each with its page cache)");
         output.WriteLine();
         output.WriteLine($"Sizing for a {Size(ram)} machine:");
         Row(output, "component", "memory", "settings");

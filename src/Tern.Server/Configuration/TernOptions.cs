@@ -49,6 +49,7 @@ public sealed class TernOptions
                 Synchronous = s.Enum("Tern:Storage:Synchronous", SqliteSynchronous.Normal),
                 CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", plan.SqliteCacheBytes, 64L << 10, 1L << 30) / 1024),
                 WriteQueue = s.WholeNumber("Tern:Storage:WriteQueue", plan.WriteQueue, 16, 1_000_000),
+                MaxReadConnections = s.WholeNumber("Tern:Storage:ReadConnections", plan.DatabasePoolSize, 1, 1024),
             },
             Dispatcher = new DispatcherOptions
             {

@@ -80,6 +80,7 @@ internal static class ServeCommand
         var recent = new RecentInboundIds(options.DedupCapacity, TimeProvider.System);
         registry.Register(recent.Cache);
         registry.Register(new QueueGauge("write-queue", () => database.WriteQueued, () => database.WriteQueueCapacity));
+        registry.Register(new QueueGauge("read-connections", () => database.ReadConnectionsInUse, () => database.ReadConnectionCapacity));
         if (logFile is not null) registry.Register(logFile);
 
         var services = builder.Services;

@@ -12,13 +12,20 @@ public sealed class SqliteDatabase : IAsyncDisposable
 {
     private readonly string _connectionString;
     private readonly StorageOptions _options;
+    private readonly SemaphoreSlim _readers;
     private SqliteWriter? _writer;
 
     private SqliteDatabase(string connectionString, StorageOptions options)
     {
         _connectionString = connectionString;
         _options = options;
+        _readers = new SemaphoreSlim(Math.Max(1, options.MaxReadConnections));
     }
+
+    /// <summary>Read connections open right now, and their bound (shown in /memory).</summary>
+    public int ReadConnectionsInUse => Math.Max(1, _options.MaxReadConnections) - _readers.CurrentCount;
+
+    public int ReadConnectionCapacity => Math.Max(1, _options.MaxReadConnections);
 
     public string Path => _options.Path;
 
@@ -54,7 +61,7 @@ public sealed class SqliteDatabase : IAsyncDisposable
     public async Task<int> OpenAsync(CancellationToken cancellationToken)
     {
         var applied = await MigrateAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenConfiguredAsync(new SqliteConnection(_connectionString), cancellationToken).ConfigureAwait(false);
         _writer = new SqliteWriter(connection, _options.WriteQueue);
         return applied;
     }
@@ -106,10 +113,26 @@ public sealed class SqliteDatabase : IAsyncDisposable
         return (int)Scalar(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     }
 
-    /// <summary>A pooled connection with Tern's pragmas applied.</summary>
+    /// <summary>
+    /// A pooled read connection with Tern's pragmas applied; at most <see cref="StorageOptions.MaxReadConnections"/>
+    /// are open at once (disposing it frees its place). Never hold one while opening another.
+    /// </summary>
     public async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
+        await _readers.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await OpenConfiguredAsync(new BoundedConnection(_connectionString, _readers), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _readers.Release();
+            throw;
+        }
+    }
+
+    private async Task<SqliteConnection> OpenConfiguredAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -179,5 +202,23 @@ public sealed class SqliteDatabase : IAsyncDisposable
     {
         if (_writer is not null) await _writer.DisposeAsync().ConfigureAwait(false);
         _writer = null;
+    }
+
+    /// <summary>A read connection that gives its place back when disposed (once, however it is disposed).</summary>
+    private sealed class BoundedConnection(string connectionString, SemaphoreSlim readers) : SqliteConnection(connectionString)
+    {
+        private int _released;
+
+        protected override void Dispose(bool disposing)
+        {
+            base.Dispose(disposing);
+            if (Interlocked.Exchange(ref _released, 1) == 0) readers.Release();
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await base.DisposeAsync().ConfigureAwait(false);
+            if (Interlocked.Exchange(ref _released, 1) == 0) readers.Release();
+        }
     }
 }

@@ -171,4 +171,32 @@ public sealed class SqliteDatabaseTests : IAsyncLifetime
         command.CommandText = "PRAGMA " + name;
         return command.ExecuteScalar()!;
     }
+
+    [Fact]
+    public async Task Read_connections_are_bounded_and_a_reader_waits_until_one_is_given_back()
+    {
+        await using var database = SqliteDatabase.Create(new StorageOptions { Path = DbPath, MaxReadConnections = 2 });
+        await database.OpenAsync(Ct);
+        using var inbox = await SqliteInboxStore.OpenAsync(database, Ct);
+
+        var first = await database.OpenConnectionAsync(Ct);
+        var second = await database.OpenConnectionAsync(Ct);
+        Assert.Equal((2, 2), (database.ReadConnectionsInUse, database.ReadConnectionCapacity));
+        var third = database.OpenConnectionAsync(Ct);
+        await Task.Delay(200);
+        Assert.False(third.IsCompleted, "a third reader got a connection past the bound of 2");
+
+        await first.DisposeAsync();
+        await using var got = await third.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, database.ReadConnectionsInUse);
+        // Disposed twice (sync and async) it gives its place back once.
+        second.Dispose();
+        await second.DisposeAsync();
+        Assert.Equal(1, database.ReadConnectionsInUse);
+
+        // The writer is not counted: writes go on while every read connection is taken.
+        await using var busy = await database.OpenConnectionAsync(Ct);
+        Assert.Equal(2, database.ReadConnectionsInUse);
+        Assert.False((await inbox.AppendAsync(new Envelope("in", "p1", "c", null, "x", null, 1), Ct).WaitAsync(TimeSpan.FromSeconds(10))).Duplicate);
+    }
 }

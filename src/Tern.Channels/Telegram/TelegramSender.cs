@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -410,8 +411,9 @@ public sealed class TelegramSender(
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The in-memory move already redirects sends; the routes follow at the next migrate answer.
-            _ = ex;
+            // Not fatal: the in-memory move already redirects this process's sends, and the routes are
+            // moved again at the next migrate answer (after a restart, the first send to the old id).
+            Trace.TraceWarning("Recording the move of Telegram chat {0} failed: {1}", target.Chat, ex.Message);
         }
     }
 

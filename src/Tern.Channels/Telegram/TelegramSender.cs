@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Logging;
 using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
@@ -21,14 +21,15 @@ namespace Tern.Channels.Telegram;
 /// destination, 403 and "chat not found" park the chat, other 4xx fail the delivery, 5xx and network
 /// errors retry.
 /// </summary>
-public sealed class TelegramSender(
+public sealed partial class TelegramSender(
     BotApiClient client,
     CatalogCache catalog,
     SendLimiter limiter,
     IMessageLinks links,
     IChatMigrations migrations,
     TimeSpan timeout,
-    TimeProvider time) : IChannelSender
+    TimeProvider time,
+    ILogger<TelegramSender> logger) : IChannelSender
 {
     public const int MaxText = 4096;
     public const int MaxCaption = 1024;
@@ -413,9 +414,12 @@ public sealed class TelegramSender(
         {
             // Not fatal: the in-memory move already redirects this process's sends, and the routes are
             // moved again at the next migrate answer (after a restart, the first send to the old id).
-            Trace.TraceWarning("Recording the move of Telegram chat {0} failed: {1}", target.Chat, ex.Message);
+            LogMigrationNotRecorded(ex, target.Channel.Id, target.Chat, newChat);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram channel {ChannelId}: chat {OldChat} moved to {NewChat}, but recording it failed; sends follow it anyway")]
+    private partial void LogMigrationNotRecorded(Exception ex, string channelId, string oldChat, string newChat);
 
     private static long Id(string id) => long.Parse(id, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 

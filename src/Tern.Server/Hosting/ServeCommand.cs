@@ -129,7 +129,8 @@ internal static class ServeCommand
         services.AddSingleton<IMessageLinks>(channelState);
         services.AddSingleton<IChatMigrations>(channelState);
         services.AddSingleton(options.Telegram);
-        services.AddSingleton(sp => new TelegramSender(botApi, catalog, limiter, channelState, channelState, options.SendTimeout, TimeProvider.System));
+        services.AddSingleton(sp => new TelegramSender(botApi, catalog, limiter, channelState, channelState, options.SendTimeout, TimeProvider.System,
+            sp.GetRequiredService<ILogger<TelegramSender>>()));
         services.AddSingleton<IChannelSender>(sp => sp.GetRequiredService<TelegramSender>());
         services.AddSingleton<TelegramInbound>();
         services.AddSingleton<TelegramWebhookIngress>();

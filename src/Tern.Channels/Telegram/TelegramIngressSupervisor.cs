@@ -29,12 +29,18 @@ public sealed partial class TelegramIngressSupervisor(
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        long? reconciled = null;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 var snapshot = await catalog.GetAsync(stoppingToken).ConfigureAwait(false);
-                await ReconcileAsync(snapshot, stoppingToken).ConfigureAwait(false);
+                // The running set only changes with the catalog.
+                if (snapshot.Version != reconciled)
+                {
+                    await ReconcileAsync(snapshot, stoppingToken).ConfigureAwait(false);
+                    reconciled = snapshot.Version;
+                }
                 await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
             }
         }
@@ -54,7 +60,7 @@ public sealed partial class TelegramIngressSupervisor(
     {
         var wanted = snapshot.Channels.Values
             .Where(c => c.Type == ChannelTypes.Telegram)
-            .Select(c => (Channel: c, Settings: TelegramSettings.FromJson(c.SettingsJson)))
+            .Select(c => (Channel: c, Settings: TelegramSettings.Of(c)))
             .Where(c => c.Settings is not null)
             .ToDictionary(c => c.Channel.Id, c => (c.Channel, Settings: c.Settings!), StringComparer.Ordinal);
 

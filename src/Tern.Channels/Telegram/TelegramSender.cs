@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
@@ -37,8 +36,6 @@ public sealed partial class TelegramSender(
     /// <summary>Files Telegram lets a bot download (getFile).</summary>
     private const long MaxDownloadBytes = 20L << 20;
 
-    private readonly ConditionalWeakTable<ChannelDefinition, TelegramSettings?> _settings = [];
-
     // Chats that moved (learned from migrate_to_chat_id, also stored); bounded by the groups a bot was in that upgraded.
     private readonly ConcurrentDictionary<(string Channel, string Chat), string> _moved = new();
 
@@ -47,17 +44,15 @@ public sealed partial class TelegramSender(
 
     public string ChannelType => ChannelTypes.Telegram;
 
-    public TelegramSettings? SettingsOf(ChannelDefinition channel) => _settings.GetValue(channel, c => TelegramSettings.FromJson(c.SettingsJson));
-
     public async Task<SendResult> SendAsync(ChannelDefinition channel, PendingDelivery delivery, CancellationToken cancellationToken)
     {
-        if (SettingsOf(channel) is not { } settings) return SendResult.Rejected($"channel '{channel.Id}' has no valid Telegram settings (bot token)");
+        if (TelegramSettings.Of(channel) is not { } settings || TelegramSettings.BotOf(channel) is not { } bot) return SendResult.Rejected($"channel '{channel.Id}' has no valid Telegram settings (bot token)");
         var message = OutboundMessage.Parse(delivery.Payload, out var problem);
         if (message is null) return SendResult.Rejected(problem!);
 
         var (laneChat, thread) = SplitTopic(delivery.Chat);
         var chat = _moved.TryGetValue((channel.Id, laneChat), out var movedTo) ? movedTo : laneChat;
-        var target = new Target(channel, settings, settings.Endpoint(), chat, thread, thread is null ? chat : $"{chat}#{thread.Value.ToString(CultureInfo.InvariantCulture)}");
+        var target = new Target(channel, settings, bot, chat, thread, thread is null ? chat : $"{chat}#{thread.Value.ToString(CultureInfo.InvariantCulture)}");
 
         var source = SourceOf(message);
         var result = message.Kind == MessageKind.Edit
@@ -84,8 +79,8 @@ public sealed partial class TelegramSender(
     private Source? SourceOf(OutboundMessage message)
     {
         if (message.SourceChannel is null || message.SourceChat is null) return null;
-        var bot = catalog.Current.Channels.TryGetValue(message.SourceChannel, out var channel) && channel.Type == ChannelTypes.Telegram && SettingsOf(channel) is { } s
-            ? s.Endpoint()
+        var bot = catalog.Current.Channels.TryGetValue(message.SourceChannel, out var channel) && channel.Type == ChannelTypes.Telegram
+            ? TelegramSettings.BotOf(channel)
             : null;
         return new Source(message.SourceChannel, message.SourceChat, bot);
     }

@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Tern.Channels.Telegram.BotApi;
+using Tern.Core.Catalog;
 
 namespace Tern.Channels.Telegram;
 
@@ -44,6 +46,20 @@ public sealed record TelegramSettings(
     public SendLimits EffectiveLimits => Limits ?? SendLimits.Default;
 
     public BotEndpoint Endpoint() => new(ApiBaseUrl, Token);
+
+    // Parsed once per channel definition (a catalog refresh makes new definitions; old ones go with their snapshot).
+    private static readonly ConditionalWeakTable<ChannelDefinition, Parsed?> ByChannel = [];
+
+    private sealed record Parsed(TelegramSettings Settings, BotEndpoint Bot);
+
+    /// <summary>A channel's settings, parsed once per definition; null when they are missing or broken.</summary>
+    public static TelegramSettings? Of(ChannelDefinition channel) => Parse(channel)?.Settings;
+
+    /// <summary>Where a channel's calls go, made once per definition; null when its settings are missing or broken.</summary>
+    public static BotEndpoint? BotOf(ChannelDefinition channel) => Parse(channel)?.Bot;
+
+    private static Parsed? Parse(ChannelDefinition channel) =>
+        ByChannel.GetValue(channel, c => FromJson(c.SettingsJson) is { } settings ? new Parsed(settings, settings.Endpoint()) : null);
 
     public override string ToString() => $"TelegramSettings {{ Mode = {Mode}, BaseUrl = {ApiBaseUrl}, Bot = @{BotUsername}, Token = *** }}";
 

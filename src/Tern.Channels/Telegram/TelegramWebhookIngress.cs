@@ -28,7 +28,7 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown channel", detail: $"No Telegram channel '{channelId}'.");
         }
-        if (TelegramSettings.FromJson(channel.SettingsJson) is not { Mode: IngressMode.Webhook } || channel.Secret is null)
+        if (TelegramSettings.Of(channel) is not { Mode: IngressMode.Webhook } || channel.Secret is null)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not a webhook channel",
                 detail: $"Telegram channel '{channelId}' receives updates by polling, not by webhook.");

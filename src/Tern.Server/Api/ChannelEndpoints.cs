@@ -91,7 +91,7 @@ internal static class ChannelEndpoints
             {
                 if (request.Url is not null) Check(errors, "url", "a Telegram channel has no URL (it sends through the Bot API)");
                 if (request.Secret is not null) Check(errors, "secret", "a Telegram channel's webhook secret is made by Tern");
-                if (request.Telegram is not null) telegram = ReadTelegram(request.Telegram, TelegramSettings.FromJson(channel.SettingsJson), errors);
+                if (request.Telegram is not null) telegram = ReadTelegram(request.Telegram, TelegramSettings.Of(channel), errors);
             }
             else if (request.Telegram is not null)
             {
@@ -169,7 +169,7 @@ internal static class ChannelEndpoints
     private static ChannelResponse ToResponse(ChannelDefinition c)
     {
         TelegramResponse? telegram = null;
-        if (c.Type == ChannelTypes.Telegram && TelegramSettings.FromJson(c.SettingsJson) is { } t)
+        if (c.Type == ChannelTypes.Telegram && TelegramSettings.Of(c) is { } t)
         {
             var l = t.EffectiveLimits;
             telegram = new TelegramResponse(t.Mode == IngressMode.Webhook ? "webhook" : "polling", t.ApiBaseUrl.ToString(), t.WebhookUrl?.ToString(), t.BotId, t.BotUsername,

@@ -48,7 +48,7 @@ internal static class CatalogCommands
                     await output.WriteLineAsync("id\ttype\ttarget\tsigned\tmax_concurrency").ConfigureAwait(false);
                     foreach (var c in snapshot.Channels.Values.Where(c => c.Type != ChannelTypes.TenantWebhook).OrderBy(c => c.Id, StringComparer.Ordinal))
                     {
-                        var target = c.Type == ChannelTypes.Telegram && TelegramSettings.FromJson(c.SettingsJson) is { } tg
+                        var target = c.Type == ChannelTypes.Telegram && TelegramSettings.Of(c) is { } tg
                             ? $"@{tg.BotUsername} ({(tg.Mode == IngressMode.Webhook ? "webhook" : "polling")})"
                             : c.Url?.ToString() ?? "-";
                         await output.WriteLineAsync($"{c.Id}\t{c.Type}\t{target}\t{(c.Secret is null ? "no" : "yes")}\t{c.MaxConcurrency?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
@@ -170,7 +170,7 @@ internal static class CatalogCommands
         {
             return $"added channel {channel.Id} ({channel.Type}); inbound: POST /hooks/{channel.Type}/{channel.Id}{(channel.Url is null ? "" : $"; outbound: {channel.Url}")}";
         }
-        var settings = TelegramSettings.FromJson(channel.SettingsJson)!;
+        var settings = TelegramSettings.Of(channel)!;
         return settings.Mode == IngressMode.Webhook
             ? $"added channel {channel.Id} (telegram, bot @{settings.BotUsername}); inbound: Telegram pushes to {settings.WebhookUrl?.ToString() ?? $"{{Tern:Http:PublicUrl}}/hooks/telegram/{channel.Id}"} once tern serve runs"
             : $"added channel {channel.Id} (telegram, bot @{settings.BotUsername}); inbound: tern serve polls getUpdates";

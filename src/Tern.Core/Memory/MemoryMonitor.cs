@@ -5,6 +5,9 @@ namespace Tern.Core.Memory;
 /// <summary>What the monitor does at each level; the host supplies the parts that touch I/O.</summary>
 public interface IPressureActions
 {
+    /// <summary>Critical, after the caches were trimmed: a blocking, compacting full collection (the host forces it; Core does no runtime I/O).</summary>
+    void CompactHeap();
+
     /// <summary>Critical: shrink pools (database, HTTP) after the caches have been trimmed.</summary>
     void ShrinkPools();
 
@@ -128,8 +131,7 @@ public sealed partial class MemoryMonitor
     {
         var dropped = _registry.TrimAll(_options.TrimFraction);
         Interlocked.Increment(ref _trims);
-        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        _actions.CompactHeap();
         Interlocked.Increment(ref _compactions);
         _actions.ShrinkPools();
         LogRelieved(dropped, _options.TrimFraction);

@@ -4,6 +4,7 @@ using Tern.Channels.Webhook;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
+using Tern.Server.Hosting;
 using Tern.Storage;
 
 namespace Tern.Server.Configuration;
@@ -145,6 +146,6 @@ public sealed class TernOptions
         {
             throw new ConfigurationException("Tern:Memory:CriticalPercent", $"thresholds must rise: warning {warning} < critical {critical} < restart {restart}");
         }
-        return MemoryPlan.Derive(MemoryBudget.Resolve(configured), profile, warning, critical, restart);
+        return MemoryPlan.Derive(MemoryBudget.Resolve(configured, HostMemoryLimits.Read()), profile, warning, critical, restart);
     }
 }

@@ -7,6 +7,12 @@ namespace Tern.Server.Hosting;
 /// <summary>The host's side of memory pressure: pools to shrink, and how to exit for a restart.</summary>
 internal sealed class PressureActions(RestartCoordinator restarts) : IPressureActions
 {
+    public void CompactHeap()
+    {
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
     public void ShrinkPools() =>
         // Idle pooled SQLite connections each hold a page cache; they are reopened on demand.
         SqliteConnection.ClearAllPools();

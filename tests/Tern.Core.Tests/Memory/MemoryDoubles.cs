@@ -49,6 +49,13 @@ internal sealed class RecordingPressureActions : IPressureActions
         lock (_lock) return _calls.Count(c => c == call);
     }
 
+    private int _compactions;
+
+    /// <summary>Counted apart from <see cref="Calls"/>: every critical relief compacts, and the call order asserts the rest.</summary>
+    public int Compactions => Volatile.Read(ref _compactions);
+
+    public void CompactHeap() => Interlocked.Increment(ref _compactions);
+
     public void ShrinkPools() => Record("shrink");
 
     public Task OnRestartLevelAsync(CancellationToken cancellationToken)

@@ -85,6 +85,7 @@ public sealed class MemoryMonitorTests
         Assert.Equal(7, _registry.Structures.Single(s => s.Name == "queue").Count);
         Assert.Equal(1, monitor.Trims);
         Assert.Equal(1, monitor.Compactions);
+        Assert.Equal(1, actions.Compactions);
         Assert.Equal(new[] { "shrink" }, actions.Calls);
         Assert.Equal(1, _log.CountContaining("Critical memory pressure: trimmed"));
         // The most recently used entries are the ones kept.

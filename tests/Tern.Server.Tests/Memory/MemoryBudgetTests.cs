@@ -1,6 +1,7 @@
 using Tern.Core.Memory;
+using Tern.Server.Hosting;
 
-namespace Tern.Core.Tests.Memory;
+namespace Tern.Server.Tests.Memory;
 
 /// <summary>The budget read from fixture folders laid out like a machine's /proc and /sys/fs/cgroup.</summary>
 public sealed class MemoryBudgetTests : IDisposable
@@ -31,7 +32,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory.max", "268435456\n");
         WriteMemInfo(8 * 1024 * 1024);
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(256 * Mb, BudgetSource.CgroupV2), budget);
     }
@@ -44,7 +45,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory/memory.limit_in_bytes", "536870912\n");
         WriteMemInfo(8 * 1024 * 1024);
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(512 * Mb, BudgetSource.CgroupV1), budget);
     }
@@ -55,7 +56,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory/memory.limit_in_bytes", V1Unlimited + "\n");
         WriteMemInfo(2 * 1024 * 1024); // 2 GiB
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(BudgetSource.MachineShare, budget.Source);
         Assert.Equal((long)(2048 * Mb * MemoryBudget.MachineShare), budget.Bytes);
@@ -69,7 +70,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory/memory.limit_in_bytes", V1Unlimited);
         WriteMemInfo(1024 * 1024); // 1 GiB
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(512 * Mb, BudgetSource.MachineShare), budget);
     }
@@ -83,10 +84,10 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory.max", "max\n");
         WriteMemInfo(8 * 1024 * 1024);
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(384 * Mb, BudgetSource.CgroupV2), budget);
-        Assert.Equal(384 * Mb, MemoryBudget.ReadCgroupV2(_root));
+        Assert.Equal(384 * Mb, HostMemoryLimits.ReadCgroupV2(_root));
     }
 
     [Fact]
@@ -97,7 +98,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/system.slice/memory.max", "201326592\n");
         Write("sys/fs/cgroup/memory.max", "max\n");
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(201326592, BudgetSource.CgroupV2), budget);
     }
@@ -109,7 +110,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/system.slice/tern.service/memory.max", "402653184\n");
         Write("sys/fs/cgroup/system.slice/memory.max", "268435456\n");
 
-        Assert.Equal(268435456, MemoryBudget.Resolve(null, _root).Bytes);
+        Assert.Equal(268435456, MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root)).Bytes);
     }
 
     [Fact]
@@ -118,7 +119,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("proc/self/cgroup", "12:memory:/system.slice/tern.service\n5:cpu,cpuacct:/system.slice/tern.service\n0::/system.slice/tern.service\n");
         Write("sys/fs/cgroup/system.slice/tern.service/memory.max", "134217728");
 
-        Assert.Equal(new MemoryBudget(128 * Mb, BudgetSource.CgroupV2), MemoryBudget.Resolve(null, _root));
+        Assert.Equal(new MemoryBudget(128 * Mb, BudgetSource.CgroupV2), MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root)));
     }
 
     [Fact]
@@ -129,7 +130,7 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory/memory.limit_in_bytes", "536870912");
         WriteMemInfo(8 * 1024 * 1024);
 
-        var budget = MemoryBudget.Resolve(200 * Mb, _root);
+        var budget = MemoryBudget.Resolve(200 * Mb, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(200 * Mb, BudgetSource.Configured), budget);
     }
@@ -139,7 +140,7 @@ public sealed class MemoryBudgetTests : IDisposable
     {
         WriteMemInfo(96 * 1024); // 96 MiB: half of it is below the minimum
 
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(new MemoryBudget(MemoryBudget.Minimum, BudgetSource.MachineShare), budget);
     }
@@ -147,7 +148,7 @@ public sealed class MemoryBudgetTests : IDisposable
     [Fact]
     public void Without_any_file_the_budget_comes_from_the_runtime_and_is_at_least_the_minimum()
     {
-        var budget = MemoryBudget.Resolve(null, _root);
+        var budget = MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root));
 
         Assert.Equal(BudgetSource.MachineShare, budget.Source);
         Assert.True(budget.Bytes >= MemoryBudget.Minimum, $"{budget.Bytes} bytes");
@@ -164,9 +165,9 @@ public sealed class MemoryBudgetTests : IDisposable
         Write("sys/fs/cgroup/memory/memory.limit_in_bytes", content);
         WriteMemInfo(1024 * 1024);
 
-        Assert.Null(MemoryBudget.ReadCgroupV2(_root));
-        Assert.Null(MemoryBudget.ReadCgroupV1(_root));
-        Assert.Equal(new MemoryBudget(512 * Mb, BudgetSource.MachineShare), MemoryBudget.Resolve(null, _root));
+        Assert.Null(HostMemoryLimits.ReadCgroupV2(_root));
+        Assert.Null(HostMemoryLimits.ReadCgroupV1(_root));
+        Assert.Equal(new MemoryBudget(512 * Mb, BudgetSource.MachineShare), MemoryBudget.Resolve(null, HostMemoryLimits.Read(_root)));
     }
 
     [Fact]
@@ -174,7 +175,7 @@ public sealed class MemoryBudgetTests : IDisposable
     {
         Write("proc/meminfo", "MemFree:          123456 kB\nMemTotal:        4000000 kB\n");
 
-        Assert.Equal(4_000_000L * 1024, MemoryBudget.ReadMemTotal(_root));
+        Assert.Equal(4_000_000L * 1024, HostMemoryLimits.ReadMemTotal(_root));
     }
 
     [Theory]

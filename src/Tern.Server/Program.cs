@@ -2,7 +2,6 @@ using Microsoft.Extensions.Configuration;
 using Tern.Server.Cli;
 using Tern.Server.Configuration;
 using Tern.Server.Hosting;
-using Tern.Storage.Sqlite;
 
 namespace Tern.Server;
 
@@ -28,10 +27,10 @@ public static class Program
                     {
                         line.RejectUnused();
                         var options = TernOptions.Read(BuildConfiguration(line));
-                        await using var database = SqliteDatabase.Create(options.Storage);
-                        var applied = await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
-                        var version = await database.SchemaVersionAsync(CancellationToken.None).ConfigureAwait(false);
-                        Console.WriteLine($"{database.Path}: applied {applied} migration(s); schema version {version}");
+                        await using var storage = StorageEngines.Create(options.Storage);
+                        var applied = await storage.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        var version = await storage.SchemaVersionAsync(CancellationToken.None).ConfigureAwait(false);
+                        Console.WriteLine($"{storage.Location}: applied {applied} migration(s); schema version {version}");
                         return 0;
                     }
                 case "keys":
@@ -39,22 +38,22 @@ public static class Program
                     {
                         if (noun.Length == 0) throw new UsageException(verb == "keys" ? "'keys': say create, list or revoke" : "'tenants': say add or list");
                         var options = TernOptions.Read(BuildConfiguration(line));
-                        await using var database = SqliteDatabase.Create(options.Storage);
-                        await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        await using var storage = StorageEngines.Create(options.Storage);
+                        await storage.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                         return verb == "keys"
-                            ? await KeyCommands.KeysAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
-                            : await KeyCommands.TenantsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                            ? await KeyCommands.KeysAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await KeyCommands.TenantsAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "channels":
                 case "routes":
                     {
                         if (noun.Length == 0) throw new UsageException($"'{verb}': say add, list or remove");
                         var options = TernOptions.Read(BuildConfiguration(line));
-                        await using var database = SqliteDatabase.Create(options.Storage);
-                        await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        await using var storage = StorageEngines.Create(options.Storage);
+                        await storage.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                         return verb == "channels"
-                            ? await CatalogCommands.ChannelsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
-                            : await CatalogCommands.RoutesAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                            ? await CatalogCommands.ChannelsAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await CatalogCommands.RoutesAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "plan":
                     return PlanCommand.Run(line, Console.Out);

@@ -11,6 +11,9 @@ public enum SqliteSynchronous
 
 public sealed class StorageOptions
 {
+    /// <summary>Which storage engine keeps the data (<c>sqlite</c>, the embedded default).</summary>
+    public string Engine { get; set; } = "sqlite";
+
     /// <summary>Path of the SQLite database file.</summary>
     public string Path { get; set; } = "./data/tern.db";
 

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Tern.Channels.Webhook;
+using Tern.Core.Memory;
+using Tern.Core.Tenancy;
 using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
@@ -16,8 +18,18 @@ public static class ApiSetup
 
     public static ApiCaller? Caller(this HttpContext context) => context.Items.TryGetValue(CallerItem, out var caller) ? caller as ApiCaller : null;
 
-    public static void AddTernApi(this IServiceCollection services, ApiOptions options, IngressOptions ingress)
+    /// <summary>The REST API: key cache, rate limits, the OpenAPI document. <paramref name="keyCheckInterval"/>: how often a cached key is checked against the store (revocations).</summary>
+    public static IServiceCollection AddTernApi(this IServiceCollection services, ApiOptions options, IngressOptions ingress, TimeSpan keyCheckInterval)
     {
+        services.AddSingleton(sp => new ApiKeyCache(sp.GetRequiredService<ITenantStore>(), options.KeyCacheCapacity, options.RateLimitPerMinute, options.AdminRateLimitPerMinute,
+            sp.GetRequiredService<TimeProvider>(), keyCheckInterval));
+        services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<ApiKeyCache>().Cache);
+        services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Tern API";
+            document.Info.Description = "Channels, routes, messages and webhooks of a tenant; tenants and keys for admins. Bearer API keys. See docs/api.md.";
+            return Task.CompletedTask;
+        }));
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -68,6 +80,7 @@ public static class ApiSetup
                             })
                             : RateLimitPartition.GetNoLimiter("")));
         });
+        return services;
     }
 
     /// <summary>Resolves the Bearer key of every /v1 request before the rate limiter sees it.</summary>

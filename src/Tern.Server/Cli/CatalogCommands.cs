@@ -4,16 +4,16 @@ using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
 using Tern.Core.Routing;
 using RouteOptions = Tern.Core.Routing.RouteOptions;
-using Tern.Storage.Sqlite;
+using Tern.Storage;
 
 namespace Tern.Server.Cli;
 
 /// <summary><c>tern channels …</c> and <c>tern routes …</c>: the catalog from the command line, also while a server runs.</summary>
 internal static class CatalogCommands
 {
-    public static async Task<int> ChannelsAsync(string noun, CommandLine line, SqliteDatabase database, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ChannelsAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = new SqliteCatalogStore(database);
+        var store = storage.Catalog;
         switch (noun)
         {
             case "add":
@@ -68,9 +68,9 @@ internal static class CatalogCommands
         }
     }
 
-    public static async Task<int> RoutesAsync(string noun, CommandLine line, SqliteDatabase database, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RoutesAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = new SqliteCatalogStore(database);
+        var store = storage.Catalog;
         switch (noun)
         {
             case "add":

@@ -2,16 +2,16 @@ using System.Globalization;
 using Tern.Core.Catalog;
 using Tern.Core.Tenancy;
 using Tern.Server.Api;
-using Tern.Storage.Sqlite;
+using Tern.Storage;
 
 namespace Tern.Server.Cli;
 
 /// <summary><c>tern keys …</c> and <c>tern tenants …</c>: the first admin key has to come from somewhere.</summary>
 internal static class KeyCommands
 {
-    public static async Task<int> KeysAsync(string noun, CommandLine line, SqliteDatabase database, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> KeysAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = new SqliteTenantStore(database);
+        var store = storage.Tenants;
         switch (noun)
         {
             case "create":
@@ -58,9 +58,9 @@ internal static class KeyCommands
         }
     }
 
-    public static async Task<int> TenantsAsync(string noun, CommandLine line, SqliteDatabase database, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> TenantsAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = new SqliteTenantStore(database);
+        var store = storage.Tenants;
         switch (noun)
         {
             case "add":

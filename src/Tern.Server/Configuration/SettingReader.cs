@@ -70,6 +70,14 @@ public sealed class SettingReader(IConfiguration configuration)
         return value;
     }
 
+    /// <summary>One of <paramref name="allowed"/> (compared ignoring case), returned as the allowed spelling.</summary>
+    public string Choice(string key, string fallback, IReadOnlyCollection<string> allowed)
+    {
+        var raw = Text(key, fallback).Trim();
+        return allowed.FirstOrDefault(a => string.Equals(a, raw, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ConfigurationException(key, $"'{raw}' is not one of {string.Join(", ", allowed)}");
+    }
+
     public Uri HttpUrl(string key, string fallback)
     {
         var raw = Text(key, fallback);

@@ -46,6 +46,7 @@ public sealed class TernOptions
             Url = s.HttpUrl("Tern:Http:Url", "http://127.0.0.1:8080"),
             Storage = new StorageOptions
             {
+                Engine = s.Choice("Tern:Storage:Engine", StorageEngines.Default, StorageEngines.Names),
                 Path = s.Text("Tern:Storage:Path", "./data/tern.db"),
                 Synchronous = s.Enum("Tern:Storage:Synchronous", SqliteSynchronous.Normal),
                 CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", plan.SqliteCacheBytes, 64L << 10, 1L << 30) / 1024),

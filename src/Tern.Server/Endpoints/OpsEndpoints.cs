@@ -7,7 +7,7 @@ using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
 using Tern.Server.Hosting;
-using Tern.Storage.Sqlite;
+using Tern.Storage;
 
 namespace Tern.Server.Endpoints;
 
@@ -39,7 +39,7 @@ internal sealed class OpsState(
     Dispatcher dispatcher,
     DeliveryEngine engine,
     IngressGate gate,
-    SqliteDatabase database,
+    IStorageEngine storage,
     PipelineCounters counters,
     DeliveryLatency latency)
 {
@@ -76,7 +76,7 @@ internal sealed class OpsState(
             monitor.Level.ToString().ToLowerInvariant(),
             new MemoryThresholds(plan.WarningBytes, plan.CriticalBytes, plan.RestartBytes),
             registry.Report(),
-            new QueueDepths(inbox.PendingCount, outbox.PendingCount, dispatcher.Queued, dispatcher.Capacity, database.WriteQueued, engine.InFlight, gate.Backlog, gate.MaxBacklog),
+            new QueueDepths(inbox.PendingCount, outbox.PendingCount, dispatcher.Queued, dispatcher.Capacity, storage.WriteQueued, engine.InFlight, gate.Backlog, gate.MaxBacklog),
             restartsThisHour,
             restarts.MaxPerHour,
             restarts.Shedding,

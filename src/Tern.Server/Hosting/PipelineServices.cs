@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Hosting;
-using Tern.Channels.Telegram;
 using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
 
@@ -15,10 +14,4 @@ internal sealed class DispatcherService(Dispatcher dispatcher) : BackgroundServi
 internal sealed class DeliveryService(DeliveryEngine engine) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => engine.RunAsync(stoppingToken);
-}
-
-/// <summary>Runs the pollers and webhook registrations of the Telegram channels.</summary>
-internal sealed class TelegramIngressService(TelegramIngressSupervisor supervisor) : BackgroundService
-{
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => supervisor.RunAsync(stoppingToken);
 }

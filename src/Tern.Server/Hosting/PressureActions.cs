@@ -1,11 +1,11 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Tern.Core.Memory;
+using Tern.Storage;
 
 namespace Tern.Server.Hosting;
 
 /// <summary>The host's side of memory pressure: pools to shrink, and how to exit for a restart.</summary>
-internal sealed class PressureActions(RestartCoordinator restarts) : IPressureActions
+internal sealed class PressureActions(RestartCoordinator restarts, IStorageEngine storage) : IPressureActions
 {
     public void CompactHeap()
     {
@@ -13,9 +13,7 @@ internal sealed class PressureActions(RestartCoordinator restarts) : IPressureAc
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
-    public void ShrinkPools() =>
-        // Idle pooled SQLite connections each hold a page cache; they are reopened on demand.
-        SqliteConnection.ClearAllPools();
+    public void ShrinkPools() => storage.ShrinkPools();
 
     public Task OnRestartLevelAsync(CancellationToken cancellationToken) => restarts.OnRestartLevelAsync(cancellationToken);
 

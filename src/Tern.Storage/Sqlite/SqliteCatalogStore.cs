@@ -91,11 +91,11 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
             command => Bind(command, channel),
             cancellationToken);
 
+    internal const string UpdateRouteSql =
+        "UPDATE routes SET source_channel = $source, source_chats = $chats, destinations = $destinations, enabled = $enabled, tenant_id = $tenant, options = $options WHERE id = $id";
+
     public Task<bool> UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
-        ChangeAsync(
-            "UPDATE routes SET source_channel = $source, source_chats = $chats, destinations = $destinations, enabled = $enabled, tenant_id = $tenant, options = $options WHERE id = $id",
-            command => Bind(command, route),
-            cancellationToken);
+        ChangeAsync(UpdateRouteSql, command => Bind(command, route), cancellationToken);
 
     public Task<bool> AddRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
         ChangeAsync(
@@ -107,7 +107,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
     public Task<bool> RemoveRouteAsync(string id, CancellationToken cancellationToken) =>
         ChangeAsync("DELETE FROM routes WHERE id = $id", command => command.Parameters.AddWithValue("$id", id), cancellationToken);
 
-    private static void Bind(SqliteCommand command, RouteDefinition route)
+    internal static void Bind(SqliteCommand command, RouteDefinition route)
     {
         command.Parameters.AddWithValue("$id", route.Id);
         command.Parameters.AddWithValue("$source", route.SourceChannel);

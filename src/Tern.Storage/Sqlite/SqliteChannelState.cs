@@ -4,7 +4,7 @@ using Tern.Core.Delivery;
 namespace Tern.Storage.Sqlite;
 
 /// <summary>What senders look up while they send: copies of source messages, and chats that moved.</summary>
-public sealed class SqliteChannelState(SqliteDatabase database, ICatalogStore catalog) : IMessageLinks, IChatMigrations
+public sealed class SqliteChannelState(SqliteDatabase database) : IMessageLinks, IChatMoveStore
 {
     public async Task<IReadOnlyList<string>> FindAsync(
         string sourceChannel, string sourceChat, string sourceMessageId, string destinationChannel, string destinationChat, CancellationToken cancellationToken)
@@ -35,36 +35,38 @@ public sealed class SqliteChannelState(SqliteDatabase database, ICatalogStore ca
         return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
     }
 
-    public async Task RecordAsync(string channelId, string oldChat, string newChat, long nowMs, CancellationToken cancellationToken)
+    public async Task<bool> RecordAsync(ChatMove move, long catalogVersion, IReadOnlyList<RouteDefinition> movedRoutes, CancellationToken cancellationToken)
     {
-        await using (var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // BEGIN IMMEDIATE: the version read and the writes are one step, no other writer in between.
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (SqliteDatabase.Scalar(connection, transaction, "SELECT value FROM meta WHERE key = 'catalog_version'") != catalogVersion) return false;
         await using (var command = connection.CreateCommand())
         {
+            command.Transaction = transaction;
             command.CommandText =
                 "INSERT INTO chat_migrations (channel_id, old_chat, new_chat, migrated_at) VALUES ($channel, $old, $new, $now) " +
                 "ON CONFLICT (channel_id, old_chat) DO UPDATE SET new_chat = excluded.new_chat, migrated_at = excluded.migrated_at";
-            command.Parameters.AddWithValue("$channel", channelId);
-            command.Parameters.AddWithValue("$old", oldChat);
-            command.Parameters.AddWithValue("$new", newChat);
-            command.Parameters.AddWithValue("$now", nowMs);
+            command.Parameters.AddWithValue("$channel", move.ChannelId);
+            command.Parameters.AddWithValue("$old", move.OldChat);
+            command.Parameters.AddWithValue("$new", move.NewChat);
+            command.Parameters.AddWithValue("$now", move.AtMs);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        // The same conversation under its new id: routes to it (also to its topics) and from it follow.
-        var snapshot = await catalog.LoadAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var route in snapshot.Routes)
+        foreach (var route in movedRoutes)
         {
-            var destinations = route.Destinations
-                .Select(d => d.ChannelId == channelId && d.Chat is { } chat && IsSameChat(chat, oldChat) ? d with { Chat = newChat + chat[oldChat.Length..] } : d)
-                .ToArray();
-            var sources = route.SourceChannel == channelId && route.SourceChats is { } chats && chats.Contains(oldChat, StringComparer.Ordinal) && !chats.Contains(newChat, StringComparer.Ordinal)
-                ? chats.Append(newChat).ToArray()
-                : route.SourceChats;
-            if (destinations.SequenceEqual(route.Destinations) && ReferenceEquals(sources, route.SourceChats)) continue;
-            await catalog.UpdateRouteAsync(route with { Destinations = destinations, SourceChats = sources }, cancellationToken).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = SqliteCatalogStore.UpdateRouteSql;
+            SqliteCatalogStore.Bind(command, route);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+        if (movedRoutes.Count > 0)
+        {
+            // Running instances reload the catalog and route by the new id.
+            SqliteDatabase.Execute(connection, transaction, "UPDATE meta SET value = value + 1 WHERE key = 'catalog_version'");
+        }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
-
-    private static bool IsSameChat(string chat, string oldChat) =>
-        chat == oldChat || (chat.StartsWith(oldChat, StringComparison.Ordinal) && chat.Length > oldChat.Length && chat[oldChat.Length] == '#');
 }

@@ -91,6 +91,27 @@ public abstract class ChannelStateContract<TFactory> : StoreContract<TFactory>
     }
 
     [Fact]
+    public async Task A_chat_move_rewritten_from_a_stale_catalog_writes_nothing_and_all_of_it_lands_in_one_step_otherwise()
+    {
+        await Stores.Catalog.AddRouteAsync(new RouteDefinition("to-group", "src", null, [new Destination("tg", "-55")]), Ct);
+        var stale = await Stores.Catalog.LoadAsync(Ct);
+        // Someone edits the catalog between the read and the write.
+        await Stores.Catalog.AddRouteAsync(new RouteDefinition("later", "src", null, [new Destination("tg", "-55")]), Ct);
+        var move = new ChatMove("tg", "-55", "-10055", 1_000);
+
+        Assert.False(await Stores.ChatMoves.RecordAsync(move, stale.Version, ChatMigrations.RoutesAfter(move, stale.Routes), Ct));
+        Assert.Null(await Stores.ChatMoves.FindAsync("tg", "-55", Ct));
+        Assert.All((await Stores.Catalog.LoadAsync(Ct)).Routes, r => Assert.Equal("tg:-55", r.Destinations.Single().ToString()));
+
+        var current = await Stores.Catalog.LoadAsync(Ct);
+        Assert.True(await Stores.ChatMoves.RecordAsync(move, current.Version, ChatMigrations.RoutesAfter(move, current.Routes), Ct));
+        Assert.Equal("-10055", await Stores.ChatMoves.FindAsync("tg", "-55", Ct));
+        var after = await Stores.Catalog.LoadAsync(Ct);
+        Assert.True(after.Version > current.Version);
+        Assert.All(after.Routes, r => Assert.Equal("tg:-10055", r.Destinations.Single().ToString()));
+    }
+
+    [Fact]
     public async Task Deferring_a_lane_holds_it_without_counting_an_attempt_and_never_brings_it_forward()
     {
         var lane = new Lane("tg-out", "-200");

@@ -36,7 +36,10 @@ public abstract class StoreSet : IAsyncDisposable
 
     public abstract IMessageLinks MessageLinks { get; }
 
-    public abstract IChatMigrations ChatMigrations { get; }
+    /// <summary>The decision (Core's <see cref="Tern.Core.Delivery.ChatMigrations"/>) over this engine's move store.</summary>
+    public IChatMigrations ChatMigrations => new ChatMigrations(ChatMoves, Catalog);
+
+    public abstract IChatMoveStore ChatMoves { get; }
 
     public abstract IRetentionStore Retention { get; }
 

@@ -62,9 +62,9 @@ public sealed class SqliteStoreFactory : StoreFactory
 
         public override ICatalogStore Catalog => _catalog;
 
-        public override IMessageLinks MessageLinks => _state ??= new SqliteChannelState(database, _catalog);
+        public override IMessageLinks MessageLinks => _state ??= new SqliteChannelState(database);
 
-        public override IChatMigrations ChatMigrations => _state ??= new SqliteChannelState(database, _catalog);
+        public override IChatMoveStore ChatMoves => _state ??= new SqliteChannelState(database);
 
         public override IRetentionStore Retention { get; } = new SqliteRuntimeStore(database);
 

@@ -1,10 +1,13 @@
 using System.Net;
 
-namespace Tern.Server.Hosting;
+namespace Tern.Channels.Http;
 
 /// <summary>The outbound HTTP clients: bounded pools, no redirects, no cookies, no implicit timeouts (each call sets its own).</summary>
-internal static class Http
+public static class OutboundHttp
 {
+    /// <summary>The DI key of the client every sender shares: at most one connection per concurrent send.</summary>
+    public const string SendClient = "tern.send";
+
     public static HttpClient CreateClient(int maxConnectionsPerServer) =>
         new(new SocketsHttpHandler
         {

@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tern.Channels.Http;
+using Tern.Channels.Telegram.BotApi;
+using Tern.Core.Catalog;
+using Tern.Core.Delivery;
+using Tern.Core.Memory;
+using Tern.Core.Pipeline;
+
+namespace Tern.Channels.Telegram;
+
+public static class TelegramRegistration
+{
+    /// <summary>The DI key of the long-poll client: polls hold a connection for their whole timeout, so they get their own pool and never starve sends.</summary>
+    private const string PollClient = "tern.telegram.poll";
+
+    /// <summary>Telegram bots: getUpdates pollers and webhook pushes at <c>/hooks/telegram/{channel}</c>, sends through the Bot API within its limits.</summary>
+    public static IServiceCollection AddTelegramChannel(this IServiceCollection services, TelegramIngressOptions ingress, int chatLimitWindows, TimeSpan sendTimeout)
+    {
+        services.AddSingleton(ingress);
+        services.AddKeyedSingleton(PollClient, (_, _) => OutboundHttp.CreateClient(256));
+        services.AddSingleton(sp => new BotApiClient(sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient)));
+        services.AddSingleton(sp => new SendLimiter(chatLimitWindows, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<SendLimiter>().ChatWindows);
+        services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<SendLimiter>().BotWindows);
+        services.AddSingleton(sp => new TelegramSender(
+            sp.GetRequiredService<BotApiClient>(), sp.GetRequiredService<CatalogCache>(), sp.GetRequiredService<SendLimiter>(),
+            sp.GetRequiredService<IMessageLinks>(), sp.GetRequiredService<IChatMigrations>(), sendTimeout, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<TelegramSender>>()));
+        services.AddSingleton<IChannelSender>(sp => sp.GetRequiredService<TelegramSender>());
+        services.AddSingleton<TelegramInbound>();
+        services.AddSingleton<TelegramWebhookIngress>();
+        services.AddSingleton(sp => new TelegramIngressSupervisor(
+            new BotApiClient(sp.GetRequiredKeyedService<HttpClient>(PollClient)), sp.GetRequiredService<CatalogCache>(), sp.GetRequiredService<TelegramInbound>(),
+            sp.GetRequiredService<IngressGate>(), sp.GetRequiredService<IngressStatusBoard>(), sp.GetRequiredService<IOutboxStore>(), ingress,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TelegramIngressSupervisor>>()));
+        services.AddHostedService<TelegramIngressService>();
+        services.AddSingleton(sp => new ChannelHooks(ChannelTypes.Telegram, [HttpMethods.Post], sp.GetRequiredService<TelegramWebhookIngress>().HandleAsync));
+        return services;
+    }
+
+    /// <summary>Runs the pollers and webhook registrations of the Telegram channels.</summary>
+    private sealed class TelegramIngressService(TelegramIngressSupervisor supervisor) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => supervisor.RunAsync(stoppingToken);
+    }
+}

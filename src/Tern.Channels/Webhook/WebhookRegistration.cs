@@ -1,0 +1,22 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Tern.Channels.Http;
+using Tern.Core.Catalog;
+using Tern.Core.Delivery;
+
+namespace Tern.Channels.Webhook;
+
+public static class WebhookRegistration
+{
+    /// <summary>Plain HTTP webhooks: signed inbound pushes at <c>/hooks/webhook/{channel}</c>, POSTed deliveries out; also the tenants' event webhooks, which are sent the same way.</summary>
+    public static IServiceCollection AddWebhookChannel(this IServiceCollection services, TimeSpan sendTimeout)
+    {
+        services.AddSingleton<IChannelSender>(sp => new WebhookSender(
+            sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient), sendTimeout, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IChannelSender>(sp => WebhookSender.ForTenantEvents(
+            sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient), sendTimeout, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<WebhookIngress>();
+        services.AddSingleton(sp => new ChannelHooks(ChannelTypes.Webhook, [HttpMethods.Post], sp.GetRequiredService<WebhookIngress>().HandleAsync));
+        return services;
+    }
+}

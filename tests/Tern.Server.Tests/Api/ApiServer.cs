@@ -21,7 +21,7 @@ public sealed record TenantHandle(string Id, string Key)
 }
 
 /// <summary>
-/// One <c>tern serve</c> for the light API tests, prepared with the CLI the way an operator would:
+/// One Tern host (in the test process) for the light API tests, prepared with the CLI the way an operator would:
 /// tenants with a high rate limit (<c>tenants add --rate-limit</c>), their keys, an admin key, and a
 /// tenant on the default limit for the rate-limit test. Outbound channels post to <see cref="Destination"/>.
 /// </summary>
@@ -35,7 +35,8 @@ public sealed class ApiServer : IAsyncLifetime
 
     public TernHome Home { get; } = TernHome.Create();
 
-    public TernProcess Tern { get; private set; } = null!;
+    /// <summary>Built in the test process: the API tests need no process of their own.</summary>
+    public InProcessTern Tern { get; private set; } = null!;
 
     /// <summary>Where the tests' outbound channels deliver (accepts everything well-signed).</summary>
     public RecordingReceiver Destination { get; private set; } = null!;
@@ -59,7 +60,7 @@ public sealed class ApiServer : IAsyncLifetime
         Beta = new TenantHandle("beta", await CreateKeyWithCliAsync("--tenant", "beta"));
         AdminKey = await CreateKeyWithCliAsync("--admin");
         MeteredKey = await CreateKeyWithCliAsync("--tenant", "metered");
-        Tern = await Home.StartAsync(null,
+        Tern = await InProcessTern.StartAsync(Home,
             $"--Tern:Api:AdminKey={ConfigAdminKey}",
             $"--Tern:Api:MaxBodyBytes={MaxBodyBytes}",
             $"--Tern:Api:KeyCacheCapacity={KeyCacheCapacity}",

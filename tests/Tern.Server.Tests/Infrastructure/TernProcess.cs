@@ -10,7 +10,7 @@ namespace Tern.Server.Tests.Infrastructure;
 /// Captures stdout/stderr, can SIGKILL or SIGTERM it, and always kills it on dispose (also when the
 /// test failed), so no test leaves a server behind.
 /// </summary>
-public sealed class TernProcess : IAsyncDisposable
+public sealed class TernProcess : ITernServer, IAsyncDisposable
 {
     private const int MaxKeptLines = 20_000;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);

@@ -10,7 +10,7 @@ public sealed record StructureSample(string Name, long Count, long Capacity, lon
 /// <summary>Reads <c>GET /memory</c> and <c>GET /metrics</c> of a running tern.</summary>
 public static class MemoryJson
 {
-    public static async Task<JsonElement> GetAsync(TernProcess tern)
+    public static async Task<JsonElement> GetAsync(ITernServer tern)
     {
         using var response = await tern.Http.GetAsync(new Uri("/memory", UriKind.Relative));
         var body = await response.Content.ReadAsStringAsync();
@@ -20,7 +20,7 @@ public static class MemoryJson
         return document.RootElement.Clone();
     }
 
-    public static async Task<string> GetMetricsAsync(TernProcess tern)
+    public static async Task<string> GetMetricsAsync(ITernServer tern)
     {
         using var response = await tern.Http.GetAsync(new Uri("/metrics", UriKind.Relative));
         var body = await response.Content.ReadAsStringAsync();

@@ -18,6 +18,7 @@ public sealed class CliTests
         { "Tern:Sender:BackoffMax", ["--Tern:Sender:BackoffBase=10s", "--Tern:Sender:BackoffMax=1s"] },
         { "Tern:Ingress:MaxBodyBytes", ["--Tern:Ingress:MaxBodyBytes=huge"] },
         { "Tern:Storage:Synchronous", ["--Tern:Storage:Synchronous=sometimes"] },
+        { "Tern:Storage:Engine", ["--Tern:Storage:Engine=oracle"] },
         { "Tern:Dispatcher:Capacity", ["--Tern:Dispatcher:Capacity=-1"] },
     };
 
@@ -68,6 +69,7 @@ public sealed class CliTests
         { "--max-concurrency", ["--id", "c1", "--max-concurrency", "two"] },
         { "--colour", ["--id", "c1", "--colour", "red"] },
         { "Tern:Storage:Synchronous", ["--id", "c1", "--Tern:Storage:Synchronous=sometimes"] },
+        { "Tern:Storage:Engine", ["--id", "c1", "--Tern:Storage:Engine=oracle"] },
     };
 
     [Theory]

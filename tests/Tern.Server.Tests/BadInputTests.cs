@@ -25,6 +25,7 @@ public sealed class BadInputServer : IAsyncLifetime
     {
         Receiver = await LoopbackReceiver.StartAsync();
         await Home.AddWebhookPipelineAsync(Receiver);
+        // A process of its own: "never a crash" means the process is still there.
         Tern = await Home.StartAsync(null, $"--Tern:Ingress:MaxBodyBytes={MaxBodyBytes}");
         Poster = new MessagePoster(Tern.BaseUrl);
     }
@@ -192,7 +193,7 @@ public sealed class BadInputTests(BadInputServer server, ITestOutputHelper outpu
         await using var receiver = await LoopbackReceiver.StartAsync();
         using var home = TernHome.Create();
         await home.AddWebhookPipelineAsync(receiver);
-        await using var tern = await home.StartAsync(output, $"--Tern:Ingress:MaxBacklog={bound}", "--Tern:Ingress:RetryAfter=2s");
+        await using var tern = await home.StartInProcessAsync($"--Tern:Ingress:MaxBacklog={bound}", "--Tern:Ingress:RetryAfter=2s");
         using var poster = new MessagePoster(tern.BaseUrl);
 
         receiver.Pause();

@@ -34,8 +34,7 @@ public sealed class TenantEventTests(ITestOutputHelper output)
         await home.RunOkAsync("tenants", "add", "--id", "other", "--rate-limit", "100000");
         var key = (await home.RunOkAsync("keys", "create", "--tenant", "ev")).Stdout.Trim();
         var otherKey = (await home.RunOkAsync("keys", "create", "--tenant", "other")).Stdout.Trim();
-        await using var tern = await home.StartAsync(output,
-            "--Tern:Sender:BackoffBase=50ms", "--Tern:Sender:BackoffMax=400ms", "--Tern:Sender:PollInterval=50ms",
+        await using var tern = await home.StartInProcessAsync("--Tern:Sender:BackoffBase=50ms", "--Tern:Sender:BackoffMax=400ms", "--Tern:Sender:PollInterval=50ms",
             "--Tern:Sender:ParkAfterFailures=3", "--Tern:Sender:Cooldown=1s");
 
         Task<ApiResponse> Call(HttpMethod method, string path, string caller, object? body = null) =>

@@ -54,6 +54,9 @@ public sealed class TernHome : IDisposable
     /// <summary>Starts <c>tern serve</c> on this database with extra <c>--Tern:Key=value</c> settings.</summary>
     public Task<TernProcess> StartAsync(ITestOutputHelper? output, params string[] settings) => TernProcess.StartAsync(this, output, settings);
 
+    /// <summary>Builds and starts a Tern host in the test process on this database (no child process; for what needs no SIGKILL or exit code).</summary>
+    public Task<InProcessTern> StartInProcessAsync(params string[] settings) => InProcessTern.StartAsync(this, settings);
+
     public void Dispose()
     {
         try

@@ -17,6 +17,7 @@ using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
 using Tern.Core.Tenancy;
 using Tern.Server.Api;
+using Tern.Server.Application;
 using Tern.Server.Configuration;
 using Tern.Server.Endpoints;
 using Tern.Server.Logging;
@@ -144,6 +145,7 @@ internal static class ServeCommand
         services.AddSingleton<IMessageQueries>(new SqliteMessageQueries(database));
         services.AddSingleton(keyCache);
         services.AddTernApi(options.Api, options.Ingress);
+        services.AddTernApplication(options.Telegram.CallTimeout);
         services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Tern API";

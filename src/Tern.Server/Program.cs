@@ -41,9 +41,10 @@ public static class Program
                         var options = TernOptions.Read(BuildConfiguration(line));
                         await using var database = SqliteDatabase.Create(options.Storage);
                         await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        using var services = CliServices.Create(database, options);
                         return verb == "keys"
-                            ? await KeyCommands.KeysAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
-                            : await KeyCommands.TenantsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                            ? await KeyCommands.KeysAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await KeyCommands.TenantsAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "channels":
                 case "routes":
@@ -52,9 +53,10 @@ public static class Program
                         var options = TernOptions.Read(BuildConfiguration(line));
                         await using var database = SqliteDatabase.Create(options.Storage);
                         await database.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        using var services = CliServices.Create(database, options);
                         return verb == "channels"
-                            ? await CatalogCommands.ChannelsAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false)
-                            : await CatalogCommands.RoutesAsync(noun, line, database, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                            ? await CatalogCommands.ChannelsAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await CatalogCommands.RoutesAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "plan":
                     return PlanCommand.Run(line, Console.Out);

@@ -21,6 +21,7 @@ public static class ApplicationServices
         services.AddSingleton<RouteService>();
         services.AddSingleton<TenantService>();
         services.AddSingleton<KeyService>();
+        services.AddSingleton<WebhookService>();
         return services;
     }
 }

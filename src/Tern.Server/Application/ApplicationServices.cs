@@ -13,7 +13,7 @@ public static class ApplicationServices
     public static ChannelTypeRegistry ChannelTypes(BotApiClient botApi, TimeSpan telegramCallTimeout) =>
         new([new WebhookChannelType(), new TelegramChannelType(botApi, telegramCallTimeout)]);
 
-    /// <summary>Needs ICatalogStore, CatalogCache, ITenantStore, TimeProvider and BotApiClient registered.</summary>
+    /// <summary>Needs ICatalogStore, CatalogCache, ITenantStore, IOutboxStore, IMessageQueries, IngressGate, TimeProvider and BotApiClient registered.</summary>
     public static IServiceCollection AddTernApplication(this IServiceCollection services, TimeSpan telegramCallTimeout)
     {
         services.AddSingleton(sp => ChannelTypes(sp.GetRequiredService<BotApiClient>(), telegramCallTimeout));
@@ -22,6 +22,7 @@ public static class ApplicationServices
         services.AddSingleton<TenantService>();
         services.AddSingleton<KeyService>();
         services.AddSingleton<WebhookService>();
+        services.AddSingleton<MessageService>();
         return services;
     }
 }

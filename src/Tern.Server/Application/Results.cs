@@ -12,6 +12,9 @@ public enum FailureKind
 
     /// <summary>The input is fine but clashes with what is stored: a taken id, a channel still in use (API: 409).</summary>
     Conflict,
+
+    /// <summary>Tern is not taking this now (backlog over its bound, shedding load); try again later (API: 503 with Retry-After).</summary>
+    Unavailable,
 }
 
 /// <summary>
@@ -45,6 +48,8 @@ public sealed class ValidationFailure
     public static ValidationFailure NotFound(string field, string message, string detail) => new(FailureKind.NotFound, [new FieldError(field, message)], detail);
 
     public static ValidationFailure Conflict(string field, string message) => new(FailureKind.Conflict, [new FieldError(field, message)]);
+
+    public static ValidationFailure Unavailable(string detail) => new(FailureKind.Unavailable, [new FieldError("", detail)], detail);
 
     public override string ToString() => $"{Kind}: {string.Join("; ", Errors.Select(e => $"{e.Field}: {e.Message}"))}";
 }

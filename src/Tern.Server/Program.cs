@@ -40,9 +40,10 @@ public static class Program
                         var options = TernOptions.Read(BuildConfiguration(line));
                         await using var storage = StorageEngines.Create(options.Storage);
                         await storage.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        using var services = CliServices.Create(storage, options);
                         return verb == "keys"
-                            ? await KeyCommands.KeysAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false)
-                            : await KeyCommands.TenantsAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                            ? await KeyCommands.KeysAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await KeyCommands.TenantsAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "channels":
                 case "routes":
@@ -51,9 +52,10 @@ public static class Program
                         var options = TernOptions.Read(BuildConfiguration(line));
                         await using var storage = StorageEngines.Create(options.Storage);
                         await storage.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
+                        using var services = CliServices.Create(storage, options);
                         return verb == "channels"
-                            ? await CatalogCommands.ChannelsAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false)
-                            : await CatalogCommands.RoutesAsync(noun, line, storage, Console.Out, CancellationToken.None).ConfigureAwait(false);
+                            ? await CatalogCommands.ChannelsAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false)
+                            : await CatalogCommands.RoutesAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "plan":
                     return PlanCommand.Run(line, Console.Out);

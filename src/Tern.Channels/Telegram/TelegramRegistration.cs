@@ -22,6 +22,7 @@ public static class TelegramRegistration
         services.AddSingleton(ingress);
         services.AddKeyedSingleton(PollClient, (_, _) => OutboundHttp.CreateClient(256));
         services.AddSingleton(sp => new BotApiClient(sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient)));
+        services.AddSingleton<IChannelType>(sp => new TelegramChannelType(sp.GetRequiredService<BotApiClient>(), ingress.CallTimeout));
         services.AddSingleton(sp => new SendLimiter(chatLimitWindows, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<SendLimiter>().ChatWindows);
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<SendLimiter>().BotWindows);

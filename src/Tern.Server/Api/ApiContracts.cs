@@ -102,6 +102,7 @@ public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryResponse> 
 [JsonSerializable(typeof(IReadOnlyList<KeyResponse>))]
 [JsonSerializable(typeof(ChannelResponse))]
 [JsonSerializable(typeof(IReadOnlyList<ChannelResponse>))]
+[JsonSerializable(typeof(TelegramResponse))]
 [JsonSerializable(typeof(ChannelStatusResponse))]
 [JsonSerializable(typeof(RouteResponse))]
 [JsonSerializable(typeof(IReadOnlyList<RouteResponse>))]

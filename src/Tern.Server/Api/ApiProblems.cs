@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
+using Tern.Server.Application;
 
 namespace Tern.Server.Api;
 
@@ -17,6 +18,24 @@ public static class ApiProblems
     public static IResult Conflict(string field, string problem) =>
         Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: $"{field}: {problem}",
             extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [problem] } });
+
+    /// <summary>An application service's failure: 400 with every field, 404 with its detail, 409 naming the field, 503 (the caller adds Retry-After).</summary>
+    public static IResult From(ValidationFailure failure)
+    {
+        switch (failure.Kind)
+        {
+            case FailureKind.NotFound:
+                return NotFound(failure.Detail ?? $"{failure.First.Field}: {failure.First.Message}");
+            case FailureKind.Conflict:
+                return Conflict(failure.First.Field, failure.First.Message);
+            case FailureKind.Unavailable:
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: failure.Detail);
+            default:
+                var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+                foreach (var error in failure.Errors) errors.TryAdd(error.Field, [error.Message]);
+                return Fields(errors);
+        }
+    }
 
     public static IResult Forbidden(string detail) => Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 

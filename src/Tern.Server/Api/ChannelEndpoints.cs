@@ -1,12 +1,13 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Tern.Channels.Telegram;
-using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
 using Tern.Core.Tenancy;
+using Tern.Server.Application;
 using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
@@ -16,120 +17,47 @@ internal static class ChannelEndpoints
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapGet("/channels", async Task<IResult> (HttpContext context, CatalogCache catalog) =>
+        v1.MapGet("/channels", async Task<IResult> (HttpContext context, ChannelService channels) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            var snapshot = await catalog.RefreshAsync(force: false, context.RequestAborted);
-            var channels = snapshot.Channels.Values.Where(c => c.TenantId == tenant && c.Type != ChannelTypes.TenantWebhook).OrderBy(c => c.Id, StringComparer.Ordinal);
-            return Results.Json(channels.Select(ToResponse).ToArray(), ApiJsonContext.Default.IReadOnlyListChannelResponse);
+            var list = await channels.ListAsync(tenant, context.RequestAborted);
+            return Results.Json(list.Select(c => ToResponse(c, channels.Types)).ToArray(), ApiJsonContext.Default.IReadOnlyListChannelResponse);
         });
 
-        v1.MapPost("/channels", async Task<IResult> (HttpContext context, CatalogCache catalog, ICatalogStore store, TernOptions options, BotApiClient botApi) =>
+        v1.MapPost("/channels", async Task<IResult> (HttpContext context, ChannelService channels, TernOptions options) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
-            var request = body.Value!;
-            var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            Check(errors, "id", CatalogRules.Id(request.Id));
-            Check(errors, "type", CatalogRules.Type(request.Type ?? ChannelTypes.Webhook));
-            Check(errors, "url", CatalogRules.Url(request.Url, out var url));
-            Check(errors, "secret", CatalogRules.Secret(request.Secret));
-            Check(errors, "max_concurrency", CatalogRules.MaxConcurrency(request.MaxConcurrency));
-            var type = request.Type ?? ChannelTypes.Webhook;
-            TelegramSettings? telegram = null;
-            if (type == ChannelTypes.Telegram)
-            {
-                if (request.Url is not null) Check(errors, "url", "a Telegram channel has no URL (it sends through the Bot API)");
-                if (request.Secret is not null) Check(errors, "secret", "a Telegram channel's webhook secret is made by Tern");
-                telegram = ReadTelegram(request.Telegram, null, errors);
-            }
-            else if (request.Telegram is not null)
-            {
-                Check(errors, "telegram", "only for channels of type telegram");
-            }
-            if (errors.Count > 0) return ApiProblems.Fields(errors);
-            var secret = request.Secret;
-            if (telegram is not null)
-            {
-                var (verified, field, wrong) = await TelegramChannels.VerifyAsync(botApi, telegram, options.Telegram.CallTimeout, context.RequestAborted);
-                if (verified is null) return ApiProblems.Field("telegram." + field, wrong!);
-                telegram = verified;
-                secret = telegram.Mode == IngressMode.Webhook ? TelegramSettings.NewSecretToken() : null;
-            }
-
-            var channel = new ChannelDefinition(request.Id!, type, secret, url, request.MaxConcurrency, tenant, telegram?.ToJson());
-            // Channel ids are global (they are in the inbound URL), so a taken id is a conflict whoever owns it.
-            if (!await store.AddChannelAsync(channel, context.RequestAborted)) return ApiProblems.Conflict("id", $"channel id '{request.Id}' is taken");
-            await catalog.RefreshAsync(force: true, context.RequestAborted);
-            return Results.Json(ToResponse(channel), ApiJsonContext.Default.ChannelResponse, statusCode: StatusCodes.Status201Created);
+            var added = await channels.AddAsync(tenant, Input(body.Value!), context.RequestAborted);
+            return added.IsOk
+                ? Results.Json(ToResponse(added.Value, channels.Types), ApiJsonContext.Default.ChannelResponse, statusCode: StatusCodes.Status201Created)
+                : ApiProblems.From(added.Failure!);
         });
 
-        v1.MapGet("/channels/{id}", async Task<IResult> (HttpContext context, string id, CatalogCache catalog) =>
+        v1.MapGet("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            var channel = await FindAsync(catalog, tenant, id, context.RequestAborted);
-            return channel is null ? ApiProblems.NotFound($"No channel '{id}'.") : Results.Json(ToResponse(channel), ApiJsonContext.Default.ChannelResponse);
+            var channel = await channels.FindAsync(tenant, id, context.RequestAborted);
+            return channel is null ? ApiProblems.NotFound($"No channel '{id}'.") : Results.Json(ToResponse(channel, channels.Types), ApiJsonContext.Default.ChannelResponse);
         });
 
-        v1.MapMethods("/channels/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, CatalogCache catalog, ICatalogStore store, TernOptions options, BotApiClient botApi) =>
+        v1.MapMethods("/channels/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, ChannelService channels, TernOptions options) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            var channel = await FindAsync(catalog, tenant, id, context.RequestAborted);
-            if (channel is null) return ApiProblems.NotFound($"No channel '{id}'.");
+            // A channel that is not there is a 404 before the body is looked at.
+            if (await channels.FindAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No channel '{id}'.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
-            var request = body.Value!;
-            var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            if (request.Id is not null && request.Id != id) Check(errors, "id", "cannot be changed");
-            if (request.Type is not null && request.Type != channel.Type) Check(errors, "type", "cannot be changed");
-            Check(errors, "url", CatalogRules.Url(request.Url, out var url));
-            Check(errors, "secret", CatalogRules.Secret(request.Secret));
-            Check(errors, "max_concurrency", CatalogRules.MaxConcurrency(request.MaxConcurrency));
-            TelegramSettings? telegram = null;
-            if (channel.Type == ChannelTypes.Telegram)
-            {
-                if (request.Url is not null) Check(errors, "url", "a Telegram channel has no URL (it sends through the Bot API)");
-                if (request.Secret is not null) Check(errors, "secret", "a Telegram channel's webhook secret is made by Tern");
-                if (request.Telegram is not null) telegram = ReadTelegram(request.Telegram, TelegramSettings.Of(channel), errors);
-            }
-            else if (request.Telegram is not null)
-            {
-                Check(errors, "telegram", "only for channels of type telegram");
-            }
-            if (errors.Count > 0) return ApiProblems.Fields(errors);
-
-            var updated = channel with
-            {
-                Url = url ?? channel.Url,
-                Secret = request.Secret ?? channel.Secret,
-                MaxConcurrency = request.MaxConcurrency ?? channel.MaxConcurrency,
-            };
-            if (telegram is not null)
-            {
-                var (verified, field, wrong) = await TelegramChannels.VerifyAsync(botApi, telegram, options.Telegram.CallTimeout, context.RequestAborted);
-                if (verified is null) return ApiProblems.Field("telegram." + field, wrong!);
-                updated = updated with
-                {
-                    SettingsJson = verified.ToJson(),
-                    Secret = verified.Mode == IngressMode.Webhook ? channel.Secret ?? TelegramSettings.NewSecretToken() : null,
-                };
-            }
-            await store.UpdateChannelAsync(updated, context.RequestAborted);
-            await catalog.RefreshAsync(force: true, context.RequestAborted);
-            return Results.Json(ToResponse(updated), ApiJsonContext.Default.ChannelResponse);
+            var updated = await channels.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
+            return updated.IsOk ? Results.Json(ToResponse(updated.Value, channels.Types), ApiJsonContext.Default.ChannelResponse) : ApiProblems.From(updated.Failure!);
         });
 
-        v1.MapDelete("/channels/{id}", async Task<IResult> (HttpContext context, string id, CatalogCache catalog, ICatalogStore store) =>
+        v1.MapDelete("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            var channel = await FindAsync(catalog, tenant, id, context.RequestAborted);
-            if (channel is null) return ApiProblems.NotFound($"No channel '{id}'.");
-            var users = catalog.Current.Routes.Where(r => r.SourceChannel == id || r.Destinations.Any(d => d.ChannelId == id)).Select(r => r.Id).ToArray();
-            if (users.Length > 0) return ApiProblems.Conflict("id", $"routes use this channel: {string.Join(", ", users)}; delete them first");
-            await store.RemoveChannelAsync(id, context.RequestAborted);
-            await catalog.RefreshAsync(force: true, context.RequestAborted);
-            return Results.NoContent();
+            var removed = await channels.RemoveAsync(tenant, id, context.RequestAborted);
+            return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
         });
 
         v1.MapGet("/channels/{id}/status", async Task<IResult> (
@@ -166,40 +94,17 @@ internal static class ChannelEndpoints
         if (problem is not null && !errors.ContainsKey(field)) errors[field] = [problem];
     }
 
-    private static ChannelResponse ToResponse(ChannelDefinition c)
-    {
-        TelegramResponse? telegram = null;
-        if (c.Type == ChannelTypes.Telegram && TelegramSettings.Of(c) is { } t)
-        {
-            var l = t.EffectiveLimits;
-            telegram = new TelegramResponse(t.Mode == IngressMode.Webhook ? "webhook" : "polling", t.ApiBaseUrl.ToString(), t.WebhookUrl?.ToString(), t.BotId, t.BotUsername,
-                new LimitsResponse(l.BotPerSecond, l.ChatPerSecond, l.ChatBurst, l.GroupPerMinute));
-        }
-        return new(c.Id, c.Type, c.Url?.ToString(), c.Secret is not null, c.MaxConcurrency, $"/hooks/{c.Type}/{c.Id}", telegram);
-    }
+    /// <summary>The request as the service takes it: the per-type settings object (today <c>telegram</c>) as JSON.</summary>
+    private static ChannelInput Input(ChannelRequest request) =>
+        new(request.Id, request.Type, request.Url, request.Secret, request.MaxConcurrency,
+            request.Telegram is null ? null : "telegram",
+            request.Telegram is null ? null : JsonSerializer.SerializeToNode(request.Telegram, ApiJsonContext.Default.TelegramRequest) as JsonObject ?? []);
 
-    /// <summary>The telegram part of a channel request, over the current settings on update; problems go to errors as telegram.*.</summary>
-    private static TelegramSettings? ReadTelegram(TelegramRequest? request, TelegramSettings? current, Dictionary<string, string[]> errors)
+    private static ChannelResponse ToResponse(ChannelDefinition c, ChannelTypeRegistry types)
     {
-        if (request is null)
-        {
-            Check(errors, "telegram", "is required for a telegram channel ({\"token\": \"…\"})");
-            return null;
-        }
-        var token = request.Token ?? current?.Token;
-        if (request.Token is not null || current is null) Check(errors, "telegram.token", TelegramSettings.CheckToken(token));
-        var mode = current?.Mode ?? IngressMode.Polling;
-        if (request.Mode is not null && !TelegramSettings.TryParseMode(request.Mode, out mode)) Check(errors, "telegram.mode", "must be polling or webhook");
-        Check(errors, "telegram.base_url", TelegramSettings.CheckUrl(request.BaseUrl, out var baseUrl));
-        Check(errors, "telegram.webhook_url", TelegramSettings.CheckUrl(request.WebhookUrl, out var webhookUrl));
-        var limits = current?.Limits;
-        if (request.Limits is { } l)
-        {
-            var basis = limits ?? SendLimits.Default;
-            limits = new SendLimits(l.BotPerSecond ?? basis.BotPerSecond, l.ChatPerSecond ?? basis.ChatPerSecond, l.ChatBurst ?? basis.ChatBurst, l.GroupPerMinute ?? basis.GroupPerMinute);
-            Check(errors, "telegram.limits", TelegramSettings.CheckLimits(limits));
-        }
-        if (errors.Count > 0) return null;
-        return new TelegramSettings(token!, mode, baseUrl ?? current?.BaseUrl, webhookUrl ?? current?.WebhookUrl, limits);
+        var type = types.Find(c.Type);
+        TelegramResponse? telegram = null;
+        if (type?.SettingsProperty == "telegram" && type.Describe(c) is { } shown) telegram = shown.Deserialize(ApiJsonContext.Default.TelegramResponse);
+        return new(c.Id, c.Type, c.Url?.ToString(), c.Secret is not null, c.MaxConcurrency, $"/hooks/{c.Type}/{c.Id}", telegram);
     }
 }

@@ -10,6 +10,7 @@ using Tern.Core.Delivery;
 using Tern.Core.Events;
 using Tern.Core.Pipeline;
 using Tern.Core.Tenancy;
+using Tern.Server.Application;
 using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
@@ -17,49 +18,29 @@ namespace Tern.Server.Api;
 /// <summary>Send messages and read them back (inbound and outbound), with filters, pages and status history.</summary>
 internal static class MessageEndpoints
 {
-    private static readonly string[] MediaTypes = ["photo", "video", "document", "audio", "voice", "sticker", "animation"];
     private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "failed"];
 
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapPost("/messages", async Task<IResult> (HttpContext context, CatalogCache catalog, IOutboxStore outbox, IMessageQueries queries, IngressGate gate, TernOptions options, TimeProvider time) =>
+        v1.MapPost("/messages", async Task<IResult> (HttpContext context, MessageService messages, TernOptions options) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.SendMessageRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
             var idempotencyKey = request.IdempotencyKey ?? NullIfEmpty(context.Request.Headers["Idempotency-Key"].ToString());
-
-            var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            ChannelDefinition? channel = null;
-            if (request.Channel is null) ChannelEndpoints.Check(errors, "channel", "is required");
-            else if ((channel = await ChannelEndpoints.FindAsync(catalog, tenant, request.Channel, context.RequestAborted)) is null) ChannelEndpoints.Check(errors, "channel", $"no channel '{request.Channel}'");
-            else if (channel.Type == ChannelTypes.Webhook && channel.Url is null) ChannelEndpoints.Check(errors, "channel", $"channel '{request.Channel}' has no URL to deliver to");
-            ChannelEndpoints.Check(errors, "chat", CatalogRules.Chat(request.Chat));
-            if (request.Text is null && request.Media is null) ChannelEndpoints.Check(errors, "text", "text or media is required");
-            if (request.Text is { Length: > 4096 }) ChannelEndpoints.Check(errors, "text", "must be at most 4096 characters");
-            if (request.Media is { } media)
+            var media = request.Media is { } m ? new MessageMedia(m.Type, m.Url, m.FileId) : null;
+            var sent = await messages.SendAsync(tenant, new MessageInput(request.Channel, request.Chat, request.Text, media, idempotencyKey), context.RequestAborted);
+            if (!sent.IsOk)
             {
-                if (media.Type is null || !MediaTypes.Contains(media.Type)) ChannelEndpoints.Check(errors, "media.type", $"must be one of: {string.Join(", ", MediaTypes)}");
-                if ((media.Url is null) == (media.FileId is null)) ChannelEndpoints.Check(errors, "media", "give exactly one of url and file_id");
-                if (media.Url is not null && CatalogRules.Url(media.Url, out _) is { } urlProblem) ChannelEndpoints.Check(errors, "media.url", urlProblem);
-                if (media.FileId is { Length: 0 or > 512 }) ChannelEndpoints.Check(errors, "media.file_id", "must be 1 to 512 characters");
+                if (sent.Failure!.Kind == FailureKind.Unavailable)
+                {
+                    context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.Ingress.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                }
+                return ApiProblems.From(sent.Failure);
             }
-            if (idempotencyKey is { Length: > 200 }) ChannelEndpoints.Check(errors, "idempotency_key", "must be at most 200 characters");
-            if (errors.Count > 0) return ApiProblems.Fields(errors);
-
-            if (gate.RefusalReason() is { } reason)
-            {
-                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.Ingress.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: $"Not accepting messages now: {reason}.");
-            }
-
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            var delivery = new NewDelivery(null, null, channel!.Id, request.Chat!, Payload(request, tenant, idempotencyKey), now, DeliveryKind.Message, tenant, idempotencyKey);
-            var result = await outbox.EnqueueAsync(delivery, context.RequestAborted);
-            var stored = await queries.GetAsync(tenant, TenantEvents.OutboundId(result.Id), context.RequestAborted);
-            var response = ToResponse(stored!.Value.Message, null);
-            return Results.Json(response, ApiJsonContext.Default.MessageResponse, statusCode: result.Existing ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
+            return Results.Json(ToResponse(sent.Value.Message, null), ApiJsonContext.Default.MessageResponse,
+                statusCode: sent.Value.Existing ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
         });
 
         v1.MapGet("/messages", async Task<IResult> (HttpContext context, IMessageQueries queries) =>
@@ -93,34 +74,6 @@ internal static class MessageEndpoints
             if (found is not { } message) return ApiProblems.NotFound($"No message '{id}'.");
             return Results.Json(ToResponse(message.Message, message.History), ApiJsonContext.Default.MessageResponse);
         });
-    }
-
-    /// <summary>The same neutral message shape routing produces, so a destination cannot tell an API send from a routed one except by its source.</summary>
-    private static string Payload(SendMessageRequest request, string tenant, string? idempotencyKey)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("chat"u8, request.Chat);
-            if (request.Text is not null) json.WriteString("text"u8, request.Text);
-            if (request.Media is { } media)
-            {
-                json.WriteStartArray("attachments"u8);
-                json.WriteStartObject();
-                json.WriteString("type"u8, media.Type);
-                if (media.Url is not null) json.WriteString("url"u8, media.Url);
-                if (media.FileId is not null) json.WriteString("file_id"u8, media.FileId);
-                json.WriteEndObject();
-                json.WriteEndArray();
-            }
-            json.WriteStartObject("source"u8);
-            json.WriteString("api"u8, tenant);
-            if (idempotencyKey is not null) json.WriteString("idempotency_key"u8, idempotencyKey);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static MessageResponse ToResponse(MessageView m, IReadOnlyList<MessageStatusChange>? history)

@@ -1,11 +1,9 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Tern.Core.Catalog;
-using Tern.Core.Events;
 using Tern.Core.Tenancy;
+using Tern.Server.Application;
 using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
@@ -13,58 +11,39 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's webhook subscriptions and each one's delivery log.</summary>
 internal static class WebhookEndpoints
 {
-
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapGet("/webhooks", async Task<IResult> (HttpContext context, ITenantStore store) =>
+        v1.MapGet("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            var hooks = await store.ListWebhooksAsync(tenant, context.RequestAborted);
+            var hooks = await webhooks.ListAsync(tenant, context.RequestAborted);
             return Results.Json(hooks.Select(h => ToResponse(h, null)).ToArray(), ApiJsonContext.Default.IReadOnlyListWebhookResponse);
         });
 
-        v1.MapPost("/webhooks", async Task<IResult> (HttpContext context, ITenantStore store, CatalogCache catalog, TernOptions options, TimeProvider time) =>
+        v1.MapPost("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks, TernOptions options) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.WebhookRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
-            var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-            if (request.Url is null) ChannelEndpoints.Check(errors, "url", "is required");
-            ChannelEndpoints.Check(errors, "url", CatalogRules.Url(request.Url, out var url));
-            if (request.Events is null || request.Events.Count == 0) ChannelEndpoints.Check(errors, "events", $"at least one of: {string.Join(", ", TenantEvents.All)}");
-            else
-            {
-                for (var i = 0; i < request.Events.Count; i++)
-                {
-                    if (!TenantEvents.All.Contains(request.Events[i])) ChannelEndpoints.Check(errors, $"events[{i}]", $"must be one of: {string.Join(", ", TenantEvents.All)}");
-                }
-            }
-            ChannelEndpoints.Check(errors, "secret", CatalogRules.Secret(request.Secret));
-            if (errors.Count > 0) return ApiProblems.Fields(errors);
-
-            // A generated secret is shown once, in this answer.
-            var secret = request.Secret ?? "whsec_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-            var id = "wh_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-            var webhook = new WebhookSubscription(id, tenant, url!, secret, request.Events!.Distinct(StringComparer.Ordinal).ToArray(), time.GetUtcNow());
-            await store.AddWebhookAsync(webhook, context.RequestAborted);
-            await catalog.RefreshAsync(force: true, context.RequestAborted);
-            return Results.Json(ToResponse(webhook, request.Secret is null ? secret : null), ApiJsonContext.Default.WebhookResponse, statusCode: StatusCodes.Status201Created);
+            var added = await webhooks.AddAsync(tenant, request.Url, request.Events, request.Secret, context.RequestAborted);
+            return added.IsOk
+                ? Results.Json(ToResponse(added.Value.Webhook, added.Value.GeneratedSecret), ApiJsonContext.Default.WebhookResponse, statusCode: StatusCodes.Status201Created)
+                : ApiProblems.From(added.Failure!);
         });
 
-        v1.MapGet("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, ITenantStore store) =>
+        v1.MapGet("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            var hook = await store.GetWebhookAsync(tenant, id, context.RequestAborted);
+            var hook = await webhooks.FindAsync(tenant, id, context.RequestAborted);
             return hook is null ? ApiProblems.NotFound($"No webhook '{id}'.") : Results.Json(ToResponse(hook, null), ApiJsonContext.Default.WebhookResponse);
         });
 
-        v1.MapDelete("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, ITenantStore store, CatalogCache catalog) =>
+        v1.MapDelete("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
         {
             if (!context.TryTenant(out var tenant, out var problem)) return problem!;
-            if (!await store.RemoveWebhookAsync(tenant, id, context.RequestAborted)) return ApiProblems.NotFound($"No webhook '{id}'.");
-            await catalog.RefreshAsync(force: true, context.RequestAborted);
-            return Results.NoContent();
+            var removed = await webhooks.RemoveAsync(tenant, id, context.RequestAborted);
+            return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
         });
 
         v1.MapGet("/webhooks/{id}/deliveries", async Task<IResult> (HttpContext context, string id, ITenantStore store, IMessageQueries queries) =>

@@ -1,56 +1,95 @@
 using System.Globalization;
-using Tern.Channels.Telegram;
-using Tern.Channels.Telegram.BotApi;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Tern.Core.Catalog;
-using Tern.Core.Routing;
+using Tern.Server.Application;
 using RouteOptions = Tern.Core.Routing.RouteOptions;
-using Tern.Storage;
 
 namespace Tern.Server.Cli;
 
-/// <summary><c>tern channels …</c> and <c>tern routes …</c>: the catalog from the command line, also while a server runs.</summary>
+/// <summary>
+/// <c>tern channels …</c> and <c>tern routes …</c>: the catalog from the command line, also while a server
+/// runs. The flags become the input the REST API's services take; a problem comes back naming the API
+/// field, shown here as the flag that gave it.
+/// </summary>
 internal static class CatalogCommands
 {
-    public static async Task<int> ChannelsAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ChannelsAsync(string noun, CommandLine line, CliServices services, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = storage.Catalog;
+        var channels = services.Channels;
         switch (noun)
         {
             case "add":
                 {
                     var id = line.Required("id");
-                    if (!Identifiers.IsValid(id)) throw new UsageException($"--id '{id}': must be {Identifiers.Rule}");
-                    var type = line.Optional("type") ?? ChannelTypes.Webhook;
-                    if (!ChannelTypes.IsKnown(type)) throw new UsageException($"--type '{type}': must be one of: {ChannelTypes.KnownList}");
+                    var typeName = line.Optional("type") ?? ChannelTypes.Webhook;
                     int? maxConcurrency = null;
-                    if (line.Optional("max-concurrency") is { } rawMax)
+                    var rawMax = line.Optional("max-concurrency");
+                    if (rawMax is not null)
                     {
-                        if (!int.TryParse(rawMax, NumberStyles.None, CultureInfo.InvariantCulture, out var max) || max is < 1 or > 1024)
-                        {
-                            throw new UsageException($"--max-concurrency '{rawMax}': must be a whole number from 1 to 1024");
-                        }
+                        if (!int.TryParse(rawMax, NumberStyles.None, CultureInfo.InvariantCulture, out var max)) throw new UsageException($"--max-concurrency '{rawMax}': must be a whole number from 1 to 1024");
                         maxConcurrency = max;
                     }
-                    var channel = type == ChannelTypes.Telegram
-                        ? await TelegramChannelAsync(id, maxConcurrency, line, cancellationToken).ConfigureAwait(false)
-                        : WebhookChannel(id, maxConcurrency, line);
-                    if (!await store.AddChannelAsync(channel, cancellationToken).ConfigureAwait(false))
+                    var url = line.Optional("url");
+                    var secret = line.Optional("secret");
+                    var type = channels.Types.Find(typeName);
+                    var values = new Dictionary<string, string>(StringComparer.Ordinal);
+                    foreach (var flag in type?.Flags ?? [])
                     {
-                        throw new UsageException($"--id '{id}': a channel with this id exists");
+                        if (line.Optional(flag.Flag) is { } value) values[flag.Flag] = value;
                     }
-                    await output.WriteLineAsync(Describe(channel)).ConfigureAwait(false);
+                    // An unknown type is named as such, not its flags as unknown options.
+                    if (type is not null) line.RejectUnused();
+
+                    (string Flag, string? Value) FlagOf(string field)
+                    {
+                        switch (field)
+                        {
+                            case "id": return ("--id", id);
+                            case "type": return ("--type", typeName);
+                            case "url": return ("--url", url);
+                            case "secret": return ("--secret", null);
+                            case "max_concurrency": return ("--max-concurrency", rawMax);
+                        }
+                        var property = type?.SettingsProperty;
+                        if (type is not null && property is not null && field.StartsWith(property + ".", StringComparison.Ordinal))
+                        {
+                            var name = field[(property.Length + 1)..];
+                            var dot = name.IndexOf('.', StringComparison.Ordinal);
+                            if (dot > 0) name = name[..dot];
+                            if (type.Flags.FirstOrDefault(f => f.Field == name) is { } known)
+                            {
+                                return ("--" + known.Flag, known.Secret ? null : values.GetValueOrDefault(known.Flag));
+                            }
+                        }
+                        return field == property ? ("--type", typeName) : (CliFailures.FlagFor(field), null);
+                    }
+
+                    JsonObject? settings = null;
+                    if (type is not null)
+                    {
+                        var problems = new List<FieldError>();
+                        settings = type.SettingsFromFlags(values, problems);
+                        if (problems.Count > 0)
+                        {
+                            var failure = ValidationFailure.Invalid([.. problems.Select(p => p with { Field = (type.SettingsProperty ?? "settings") + "." + p.Field })]);
+                            throw CliFailures.Usage(failure, FlagOf);
+                        }
+                    }
+                    var input = new ChannelInput(id, typeName, url, secret, maxConcurrency, settings is null ? null : type!.SettingsProperty, settings);
+                    var added = await channels.AddAsync(null, input, cancellationToken).ConfigureAwait(false);
+                    if (!added.IsOk) throw CliFailures.Usage(added.Failure!, FlagOf);
+                    var channel = added.Value;
+                    await output.WriteLineAsync($"added channel {channel.Id} {type!.Summary(channel)}").ConfigureAwait(false);
                     return 0;
                 }
             case "list":
                 {
                     line.RejectUnused();
-                    var snapshot = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
                     await output.WriteLineAsync("id\ttype\ttarget\tsigned\tmax_concurrency").ConfigureAwait(false);
-                    foreach (var c in snapshot.Channels.Values.Where(c => c.Type != ChannelTypes.TenantWebhook).OrderBy(c => c.Id, StringComparer.Ordinal))
+                    foreach (var c in await channels.ListAsync(null, cancellationToken).ConfigureAwait(false))
                     {
-                        var target = c.Type == ChannelTypes.Telegram && TelegramSettings.Of(c) is { } tg
-                            ? $"@{tg.BotUsername} ({(tg.Mode == IngressMode.Webhook ? "webhook" : "polling")})"
-                            : c.Url?.ToString() ?? "-";
+                        var target = channels.Types.Find(c.Type)?.Target(c) ?? c.Url?.ToString() ?? "-";
                         await output.WriteLineAsync($"{c.Id}\t{c.Type}\t{target}\t{(c.Secret is null ? "no" : "yes")}\t{c.MaxConcurrency?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
                     }
                     return 0;
@@ -59,7 +98,8 @@ internal static class CatalogCommands
                 {
                     var id = line.Required("id");
                     line.RejectUnused();
-                    if (!await store.RemoveChannelAsync(id, cancellationToken).ConfigureAwait(false)) throw new UsageException($"--id '{id}': no such channel");
+                    var removed = await channels.RemoveAsync(null, id, cancellationToken).ConfigureAwait(false);
+                    if (!removed.IsOk) throw CliFailures.Usage(removed.Failure!, _ => ("--id", id));
                     await output.WriteLineAsync($"removed channel {id}").ConfigureAwait(false);
                     return 0;
                 }
@@ -68,47 +108,54 @@ internal static class CatalogCommands
         }
     }
 
-    public static async Task<int> RoutesAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RoutesAsync(string noun, CommandLine line, CliServices services, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = storage.Catalog;
+        var routes = services.Routes;
         switch (noun)
         {
             case "add":
                 {
                     var id = line.Required("id");
-                    if (!Identifiers.IsValid(id)) throw new UsageException($"--id '{id}': must be {Identifiers.Rule}");
                     var from = line.Required("from");
-                    var chats = line.Optional("chats")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    var rawChats = line.Optional("chats");
+                    var chats = rawChats?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
                     var targets = line.Many("to");
                     if (targets.Count == 0) throw new UsageException("--to is required (channel or channel:chat; may be given more than once)");
-                    var options = RouteOptionFlags.Read(line);
+                    var flags = RouteOptionFlags.Read(line);
                     line.RejectUnused();
 
-                    var snapshot = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
-                    if (!snapshot.Channels.TryGetValue(from, out var source)) throw new UsageException($"--from '{from}': no such channel");
-                    foreach (var chat in chats ?? [])
+                    JsonElement? optionsJson = null;
+                    if (flags.Options is { } options)
                     {
-                        if (CatalogRules.SourceChat(source.Type, chat) is { } chatProblem) throw new UsageException($"--chats '{chat}': {chatProblem}");
+                        using var document = JsonDocument.Parse(options.ToJson());
+                        optionsJson = document.RootElement.Clone();
                     }
-                    var destinations = new List<Destination>();
-                    foreach (var target in targets)
+                    var added = await routes.AddAsync(null, new RouteInput(id, from, chats, targets, true, optionsJson), cancellationToken).ConfigureAwait(false);
+                    if (!added.IsOk)
                     {
-                        if (!Destination.TryParse(target, out var destination)) throw new UsageException($"--to '{target}': must be channel or channel:chat");
-                        if (!snapshot.Channels.TryGetValue(destination.ChannelId, out var to)) throw new UsageException($"--to '{target}': no channel '{destination.ChannelId}'");
-                        if (destination.Chat is { } chat && CatalogRules.DestinationChat(to.Type, chat) is { } problem) throw new UsageException($"--to '{target}': {problem}");
-                        destinations.Add(destination);
+                        throw CliFailures.Usage(added.Failure!, field =>
+                        {
+                            var (name, index, _) = CliFailures.Split(field);
+                            return name switch
+                            {
+                                "id" => ("--id", id),
+                                "from" => ("--from", from),
+                                "chats" => ("--chats", index is null ? rawChats : CliFailures.At(chats, index)),
+                                "to" => ("--to", CliFailures.At(targets, index)),
+                                _ when field.StartsWith("options", StringComparison.Ordinal) => flags.FlagOf(field),
+                                _ => (CliFailures.FlagFor(field), null),
+                            };
+                        });
                     }
-                    var route = new RouteDefinition(id, from, chats, destinations, OptionsJson: options?.ToJson());
-                    if (!await store.AddRouteAsync(route, cancellationToken).ConfigureAwait(false)) throw new UsageException($"--id '{id}': a route with this id exists");
-                    await output.WriteLineAsync($"added route {id}: {from}{(chats is { Length: > 0 } ? $" (chats {string.Join(",", chats)})" : "")} -> {string.Join(", ", destinations)}{(options is null ? "" : $" [{options.Describe()}]")}").ConfigureAwait(false);
+                    var route = added.Value;
+                    await output.WriteLineAsync($"added route {id}: {from}{(chats is { Length: > 0 } ? $" (chats {string.Join(",", chats)})" : "")} -> {string.Join(", ", route.Destinations)}{(flags.Options is null ? "" : $" [{flags.Options.Describe()}]")}").ConfigureAwait(false);
                     return 0;
                 }
             case "list":
                 {
                     line.RejectUnused();
-                    var snapshot = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
                     await output.WriteLineAsync("id\tfrom\tchats\tto\tenabled\toptions").ConfigureAwait(false);
-                    foreach (var r in snapshot.Routes)
+                    foreach (var r in await routes.ListAsync(null, cancellationToken).ConfigureAwait(false))
                     {
                         var described = r.OptionsJson is null ? "-" : RouteOptions.Parse(r.OptionsJson, new Dictionary<string, string[]>(StringComparer.Ordinal))?.Describe() ?? "invalid";
                         await output.WriteLineAsync($"{r.Id}\t{r.SourceChannel}\t{(r.SourceChats is { Count: > 0 } ? string.Join(",", r.SourceChats) : "*")}\t{string.Join(",", r.Destinations)}\t{(r.Enabled ? "yes" : "no")}\t{described}").ConfigureAwait(false);
@@ -119,60 +166,13 @@ internal static class CatalogCommands
                 {
                     var id = line.Required("id");
                     line.RejectUnused();
-                    if (!await store.RemoveRouteAsync(id, cancellationToken).ConfigureAwait(false)) throw new UsageException($"--id '{id}': no such route");
+                    var removed = await routes.RemoveAsync(null, id, cancellationToken).ConfigureAwait(false);
+                    if (!removed.IsOk) throw CliFailures.Usage(removed.Failure!, _ => ("--id", id));
                     await output.WriteLineAsync($"removed route {id}").ConfigureAwait(false);
                     return 0;
                 }
             default:
                 throw new UsageException($"'routes {noun}': unknown; use routes add|list|remove");
         }
-    }
-
-    private static ChannelDefinition WebhookChannel(string id, int? maxConcurrency, CommandLine line)
-    {
-        Uri? url = null;
-        if (line.Optional("url") is { } rawUrl && CatalogRules.Url(rawUrl, out url) is { } problem) throw new UsageException($"--url '{rawUrl}': {problem}");
-        var secret = line.Optional("secret");
-        if (CatalogRules.Secret(secret) is { } secretProblem) throw new UsageException($"--secret: {secretProblem}");
-        line.RejectUnused();
-        return new ChannelDefinition(id, ChannelTypes.Webhook, secret, url, maxConcurrency);
-    }
-
-    /// <summary>A Telegram channel: the token is checked with getMe before anything is stored.</summary>
-    private static async Task<ChannelDefinition> TelegramChannelAsync(string id, int? maxConcurrency, CommandLine line, CancellationToken cancellationToken)
-    {
-        var token = line.Required("token");
-        if (TelegramSettings.CheckToken(token) is { } tokenProblem) throw new UsageException($"--token: {tokenProblem}");
-        var rawMode = line.Optional("mode");
-        if (!TelegramSettings.TryParseMode(rawMode, out var mode)) throw new UsageException($"--mode '{rawMode}': must be polling or webhook");
-        Uri? baseUrl = null, webhookUrl = null;
-        if (line.Optional("base-url") is { } rawBase && TelegramSettings.CheckUrl(rawBase, out baseUrl) is { } baseProblem) throw new UsageException($"--base-url '{rawBase}': {baseProblem}");
-        if (line.Optional("webhook-url") is { } rawHook && TelegramSettings.CheckUrl(rawHook, out webhookUrl) is { } hookProblem) throw new UsageException($"--webhook-url '{rawHook}': {hookProblem}");
-        SendLimits? limits = null;
-        if (line.Optional("limits") is { } rawLimits)
-        {
-            if (TelegramSettings.TryParseLimits(rawLimits, out var parsed) is { } limitProblem) throw new UsageException($"--limits '{rawLimits}': {limitProblem}");
-            limits = parsed;
-        }
-        line.RejectUnused();
-
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        var settings = new TelegramSettings(token, mode, baseUrl, webhookUrl, limits);
-        var (verified, field, problem) = await TelegramChannels.VerifyAsync(new BotApiClient(http), settings, TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
-        if (verified is null) throw new UsageException($"--{(field == "base_url" ? "base-url" : field)}: {problem}");
-        var secret = mode == IngressMode.Webhook ? TelegramSettings.NewSecretToken() : null;
-        return new ChannelDefinition(id, ChannelTypes.Telegram, secret, null, maxConcurrency, SettingsJson: verified.ToJson());
-    }
-
-    private static string Describe(ChannelDefinition channel)
-    {
-        if (channel.Type != ChannelTypes.Telegram)
-        {
-            return $"added channel {channel.Id} ({channel.Type}); inbound: POST /hooks/{channel.Type}/{channel.Id}{(channel.Url is null ? "" : $"; outbound: {channel.Url}")}";
-        }
-        var settings = TelegramSettings.Of(channel)!;
-        return settings.Mode == IngressMode.Webhook
-            ? $"added channel {channel.Id} (telegram, bot @{settings.BotUsername}); inbound: Telegram pushes to {settings.WebhookUrl?.ToString() ?? $"{{Tern:Http:PublicUrl}}/hooks/telegram/{channel.Id}"} once tern serve runs"
-            : $"added channel {channel.Id} (telegram, bot @{settings.BotUsername}); inbound: tern serve polls getUpdates";
     }
 }

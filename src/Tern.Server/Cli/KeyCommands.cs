@@ -1,17 +1,12 @@
 using System.Globalization;
-using Tern.Core.Catalog;
-using Tern.Core.Tenancy;
-using Tern.Server.Api;
-using Tern.Storage;
 
 namespace Tern.Server.Cli;
 
 /// <summary><c>tern keys …</c> and <c>tern tenants …</c>: the first admin key has to come from somewhere.</summary>
 internal static class KeyCommands
 {
-    public static async Task<int> KeysAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> KeysAsync(string noun, CommandLine line, CliServices services, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = storage.Tenants;
         switch (noun)
         {
             case "create":
@@ -21,14 +16,10 @@ internal static class KeyCommands
                     var name = line.Optional("name");
                     line.RejectUnused();
                     if (admin == (tenant is not null)) throw new UsageException("give exactly one of --admin and --tenant ID");
-                    if (tenant is not null)
-                    {
-                        if (!Identifiers.IsValid(tenant)) throw new UsageException($"--tenant '{tenant}': must be {Identifiers.Rule}");
-                        // Creating a key for a new tenant creates the tenant: one command to onboard a customer.
-                        await store.AddTenantAsync(new Tenant(tenant, null, DateTimeOffset.UtcNow), cancellationToken).ConfigureAwait(false);
-                    }
-                    var (key, record) = ApiKeys.Create(tenant, name, DateTimeOffset.UtcNow);
-                    await store.AddKeyAsync(record, cancellationToken).ConfigureAwait(false);
+                    // Creating a key for a new tenant creates the tenant: one command to onboard a customer.
+                    var created = await services.Keys.CreateAsync(tenant, admin, name, createTenant: true, cancellationToken).ConfigureAwait(false);
+                    if (!created.IsOk) throw CliFailures.Usage(created.Failure!, field => field == "name" ? ("--name", name) : ("--tenant", tenant));
+                    var (key, record) = created.Value;
                     await output.WriteLineAsync(key).ConfigureAwait(false);
                     await Console.Error.WriteLineAsync($"created {(admin ? "an admin key" : $"a key for tenant {tenant}")} (id {record.Id}); it is shown this once and stored hashed").ConfigureAwait(false);
                     return 0;
@@ -38,7 +29,7 @@ internal static class KeyCommands
                     var tenant = line.Optional("tenant");
                     line.RejectUnused();
                     await output.WriteLineAsync("id\ttenant\tname\tcreated\trevoked").ConfigureAwait(false);
-                    foreach (var k in await store.ListKeysAsync(tenant, cancellationToken).ConfigureAwait(false))
+                    foreach (var k in await services.Keys.ListAsync(tenant, cancellationToken).ConfigureAwait(false))
                     {
                         await output.WriteLineAsync(
                             $"{k.Id}\t{k.TenantId ?? "(admin)"}\t{k.Name ?? "-"}\t{k.CreatedAt.ToString("u", CultureInfo.InvariantCulture)}\t{k.RevokedAt?.ToString("u", CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
@@ -49,7 +40,9 @@ internal static class KeyCommands
                 {
                     var id = line.Required("id");
                     line.RejectUnused();
-                    if (!await store.RevokeKeyAsync(id, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false)) throw new UsageException($"--id '{id}': no such key, or revoked already");
+                    var revoked = await services.Keys.RevokeAsync(null, id, cancellationToken).ConfigureAwait(false);
+                    if (!revoked.IsOk) throw CliFailures.Usage(revoked.Failure!, _ => ("--id", id));
+                    if (!revoked.Value) throw new UsageException($"--id '{id}': no such key, or revoked already");
                     await output.WriteLineAsync($"revoked key {id}").ConfigureAwait(false);
                     return 0;
                 }
@@ -58,26 +51,26 @@ internal static class KeyCommands
         }
     }
 
-    public static async Task<int> TenantsAsync(string noun, CommandLine line, IStorageEngine storage, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> TenantsAsync(string noun, CommandLine line, CliServices services, TextWriter output, CancellationToken cancellationToken)
     {
-        var store = storage.Tenants;
         switch (noun)
         {
             case "add":
                 {
                     var id = line.Required("id");
-                    if (!Identifiers.IsValid(id)) throw new UsageException($"--id '{id}': must be {Identifiers.Rule}");
+                    var raw = line.Optional("rate-limit");
                     int? limit = null;
-                    if (line.Optional("rate-limit") is { } raw)
+                    if (raw is not null)
                     {
-                        if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value is < 1 or > 1_000_000)
+                        if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
                         {
                             throw new UsageException($"--rate-limit '{raw}': must be a whole number of requests per minute from 1 to 1000000");
                         }
                         limit = value;
                     }
                     line.RejectUnused();
-                    if (!await store.AddTenantAsync(new Tenant(id, limit, DateTimeOffset.UtcNow), cancellationToken).ConfigureAwait(false)) throw new UsageException($"--id '{id}': a tenant with this id exists");
+                    var added = await services.Tenants.AddAsync(id, limit, cancellationToken).ConfigureAwait(false);
+                    if (!added.IsOk) throw CliFailures.Usage(added.Failure!, field => field == "id" ? ("--id", id) : ("--rate-limit", raw));
                     await output.WriteLineAsync($"added tenant {id}").ConfigureAwait(false);
                     return 0;
                 }
@@ -85,7 +78,7 @@ internal static class KeyCommands
                 {
                     line.RejectUnused();
                     await output.WriteLineAsync("id\trate_limit_per_minute").ConfigureAwait(false);
-                    foreach (var t in await store.ListTenantsAsync(cancellationToken).ConfigureAwait(false))
+                    foreach (var t in await services.Tenants.ListAsync(cancellationToken).ConfigureAwait(false))
                     {
                         await output.WriteLineAsync($"{t.Id}\t{t.RateLimitPerMinute?.ToString(CultureInfo.InvariantCulture) ?? "default"}").ConfigureAwait(false);
                     }

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Channels;
 using Tern.Channels.Http;
+using Tern.Channels.Telegram;
+using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
@@ -93,15 +95,28 @@ internal static class TernComposition
         return services;
     }
 
-    /// <summary>An opened engine's stores, as the interfaces the pipeline, the channels and the API take.</summary>
-    public static IServiceCollection AddTernStorage(this IServiceCollection services, IStorageEngine storage, PipelineStores pipeline)
+    /// <summary>Every channel type Tern knows: one line each. The server and the CLI both take them from here.</summary>
+    public static IServiceCollection AddTernChannels(this IServiceCollection services, TernOptions options) =>
+        services
+            .AddWebhookChannel(options.SendTimeout)
+            .AddTelegramChannel(options.Telegram, options.ChatLimitWindows, options.SendTimeout);
+
+    /// <summary>What the CLI and the API both need of an engine: everything but the pipeline's inbox and outbox.</summary>
+    public static IServiceCollection AddTernCatalogStorage(this IServiceCollection services, IStorageEngine storage)
     {
         services.AddSingleton(storage);
-        services.AddSingleton(pipeline.Inbox);
-        services.AddSingleton(pipeline.Outbox);
         services.AddSingleton(storage.Catalog);
         services.AddSingleton(storage.Tenants);
         services.AddSingleton(storage.Messages);
+        return services;
+    }
+
+    /// <summary>An opened engine's stores, as the interfaces the pipeline, the channels and the API take.</summary>
+    public static IServiceCollection AddTernStorage(this IServiceCollection services, IStorageEngine storage, PipelineStores pipeline)
+    {
+        services.AddTernCatalogStorage(storage);
+        services.AddSingleton(pipeline.Inbox);
+        services.AddSingleton(pipeline.Outbox);
         services.AddSingleton(storage.Links);
         services.AddSingleton<IChatMigrations>(new ChatMigrations(storage.ChatMoves, storage.Catalog));
         services.AddSingleton(storage.Restarts);

@@ -1,25 +1,22 @@
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Channels;
-using Tern.Channels.Telegram;
-using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Server.Api;
+using Tern.Server.Application;
 using Tern.Server.Configuration;
 using Tern.Server.Endpoints;
 using Tern.Server.Logging;
 using Tern.Storage;
-
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace Tern.Server.Hosting;
 
@@ -119,8 +116,8 @@ internal sealed class TernHost : IAsyncDisposable
         builder.Services
             .AddTernCore(options, exitCode)
             .AddTernStorage(storage, pipeline)
-            .AddWebhookChannel(options.SendTimeout)
-            .AddTelegramChannel(options.Telegram, options.ChatLimitWindows, options.SendTimeout)
+            .AddTernChannels(options)
+            .AddTernApplication()
             .AddTernApi(options.Api, options.Ingress, options.CatalogRefresh)
             .AddTernOps();
         if (logFile is not null) builder.Services.AddSingleton<IBoundedStructure>(logFile);

@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Tern.Channels.Telegram.BotApi;
+using Tern.Core.Catalog;
+
+namespace Tern.Channels.Telegram;
+
+/// <summary>
+/// Telegram bots as a channel type: the <c>telegram</c> settings object (token, mode, base_url,
+/// webhook_url, limits), checked and then verified with getMe; chats are Telegram chat ids.
+/// </summary>
+public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeout) : IChannelType
+{
+    public string Name => ChannelTypes.Telegram;
+
+    public string? SettingsProperty => "telegram";
+
+    public string? UrlRule => "a Telegram channel has no URL (it sends through the Bot API)";
+
+    public string? SecretRule => "a Telegram channel's webhook secret is made by Tern";
+
+    public IReadOnlyList<ChannelFlag> Flags { get; } =
+        [new("token", "token", Secret: true), new("mode", "mode"), new("base-url", "base_url"), new("webhook-url", "webhook_url"), new("limits", "limits")];
+
+    public string? CheckDestinationChat(string chat) => CatalogRules.TelegramDestination(chat);
+
+    public string? CheckSourceChat(string chat) => CatalogRules.TelegramSourceChat(chat);
+
+    private static readonly string[] LimitNames = ["bot_per_second", "chat_per_second", "chat_burst", "group_per_minute"];
+
+    public JsonObject? SettingsFromFlags(IReadOnlyDictionary<string, string> values, List<FieldError> errors)
+    {
+        var settings = new JsonObject();
+        foreach (var flag in Flags)
+        {
+            if (!values.TryGetValue(flag.Flag, out var value)) continue;
+            if (flag.Field != "limits")
+            {
+                settings[flag.Field] = JsonValue.Create(value);
+                continue;
+            }
+            // "bot_per_second=30,chat_burst=3": the syntax is the flag's; the ranges are checked with the settings.
+            var limits = new JsonObject();
+            foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = part.IndexOf('=', StringComparison.Ordinal);
+                var name = eq < 0 ? part : part[..eq];
+                if (!double.TryParse(eq < 0 ? "" : part[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                {
+                    errors.Add(new FieldError("limits", $"'{part}': expected name=number"));
+                    return null;
+                }
+                if (!LimitNames.Contains(name))
+                {
+                    errors.Add(new FieldError("limits", $"'{name}': not a limit (known: {string.Join(", ", LimitNames)})"));
+                    return null;
+                }
+                limits[name] = name == "chat_per_second" ? JsonValue.Create(number) : JsonValue.Create((int)number);
+            }
+            settings["limits"] = limits;
+        }
+        return settings;
+    }
+
+    public async ValueTask<ChannelSettings?> PrepareAsync(JsonObject? settings, ChannelDefinition? existing, bool verify, List<FieldError> errors, CancellationToken cancellationToken)
+    {
+        var current = existing is null ? null : TelegramSettings.Of(existing);
+        if (settings is null)
+        {
+            if (existing is not null) return new ChannelSettings(existing.SettingsJson, OwnsSecret: true, existing.Secret);
+            errors.Add(new FieldError("", "is required for a telegram channel ({\"token\": \"…\"})"));
+            return null;
+        }
+        var before = errors.Count;
+        foreach (var (name, _) in settings)
+        {
+            if (name is not ("token" or "mode" or "base_url" or "webhook_url" or "limits")) Add(errors, name, "is not a known field");
+        }
+        var rawToken = Text(settings, "token", errors);
+        var token = rawToken ?? current?.Token;
+        if (rawToken is not null || current is null) Add(errors, "token", TelegramSettings.CheckToken(token));
+        var mode = current?.Mode ?? IngressMode.Polling;
+        if (Text(settings, "mode", errors) is { } rawMode && !TelegramSettings.TryParseMode(rawMode, out mode)) Add(errors, "mode", "must be polling or webhook");
+        Add(errors, "base_url", TelegramSettings.CheckUrl(Text(settings, "base_url", errors), out var baseUrl));
+        Add(errors, "webhook_url", TelegramSettings.CheckUrl(Text(settings, "webhook_url", errors), out var webhookUrl));
+        var limits = current?.Limits;
+        if (settings["limits"] is { } limitsNode)
+        {
+            if (limitsNode is not JsonObject l)
+            {
+                Add(errors, "limits", "has the wrong type or is malformed");
+            }
+            else
+            {
+                var basis = limits ?? SendLimits.Default;
+                limits = new SendLimits(
+                    Number<int>(l, "bot_per_second", errors) ?? basis.BotPerSecond,
+                    Number<double>(l, "chat_per_second", errors) ?? basis.ChatPerSecond,
+                    Number<int>(l, "chat_burst", errors) ?? basis.ChatBurst,
+                    Number<int>(l, "group_per_minute", errors) ?? basis.GroupPerMinute);
+                Add(errors, "limits", TelegramSettings.CheckLimits(limits));
+            }
+        }
+        if (errors.Count > before || !verify) return null;
+
+        var wanted = new TelegramSettings(token!, mode, baseUrl ?? current?.BaseUrl, webhookUrl ?? current?.WebhookUrl, limits);
+        var (verified, field, problem) = await TelegramChannels.VerifyAsync(client, wanted, callTimeout, cancellationToken).ConfigureAwait(false);
+        if (verified is null)
+        {
+            errors.Add(new FieldError(field!, problem!, Remote: true));
+            return null;
+        }
+        var secret = verified.Mode == IngressMode.Webhook ? existing?.Secret ?? TelegramSettings.NewSecretToken() : null;
+        return new ChannelSettings(verified.ToJson(), OwnsSecret: true, secret);
+    }
+
+    public JsonObject? Describe(ChannelDefinition channel)
+    {
+        if (TelegramSettings.Of(channel) is not { } t) return null;
+        var l = t.EffectiveLimits;
+        var shown = new JsonObject
+        {
+            ["mode"] = ModeName(t.Mode),
+            ["base_url"] = t.ApiBaseUrl.ToString(),
+        };
+        if (t.WebhookUrl is not null) shown["webhook_url"] = t.WebhookUrl.ToString();
+        if (t.BotId is { } botId) shown["bot_id"] = botId;
+        if (t.BotUsername is not null) shown["bot_username"] = t.BotUsername;
+        shown["limits"] = new JsonObject
+        {
+            ["bot_per_second"] = l.BotPerSecond,
+            ["chat_per_second"] = l.ChatPerSecond,
+            ["chat_burst"] = l.ChatBurst,
+            ["group_per_minute"] = l.GroupPerMinute,
+        };
+        return shown;
+    }
+
+    public string Target(ChannelDefinition channel) =>
+        TelegramSettings.Of(channel) is { } t ? $"@{t.BotUsername} ({ModeName(t.Mode)})" : channel.Url?.ToString() ?? "-";
+
+    public string Summary(ChannelDefinition channel)
+    {
+        var settings = TelegramSettings.Of(channel);
+        if (settings is null) return $"({channel.Type})";
+        return settings.Mode == IngressMode.Webhook
+            ? $"(telegram, bot @{settings.BotUsername}); inbound: Telegram pushes to {settings.WebhookUrl?.ToString() ?? $"{{Tern:Http:PublicUrl}}/hooks/telegram/{channel.Id}"} once tern serve runs"
+            : $"(telegram, bot @{settings.BotUsername}); inbound: tern serve polls getUpdates";
+    }
+
+    private static string ModeName(IngressMode mode) => mode == IngressMode.Webhook ? "webhook" : "polling";
+
+    private static void Add(List<FieldError> errors, string field, string? problem)
+    {
+        if (problem is not null && !errors.Exists(e => e.Field == field)) errors.Add(new FieldError(field, problem));
+    }
+
+    private static string? Text(JsonObject settings, string name, List<FieldError> errors)
+    {
+        var node = settings[name];
+        if (node is null) return null;
+        if (node is JsonValue value && value.TryGetValue<string>(out var text)) return text;
+        Add(errors, name, "has the wrong type or is malformed");
+        return null;
+    }
+
+    private static T? Number<T>(JsonObject limits, string name, List<FieldError> errors) where T : struct
+    {
+        var node = limits[name];
+        if (node is null) return null;
+        if (node is JsonValue value && value.TryGetValue<T>(out var number)) return number;
+        Add(errors, "limits." + name, "has the wrong type or is malformed");
+        return null;
+    }
+}

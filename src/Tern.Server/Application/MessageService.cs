@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Tern.Core.Catalog;
+using Tern.Core.Delivery;
+using Tern.Core.Events;
+using Tern.Core.Pipeline;
+using Tern.Core.Tenancy;
+
+namespace Tern.Server.Application;
+
+/// <summary>One attachment of a message to send: a media type and either a URL or a platform file id.</summary>
+public sealed record MessageMedia(string? Type, string? Url, string? FileId);
+
+/// <summary>A message to send, as submitted.</summary>
+public sealed record MessageInput(string? Channel, string? Chat, string? Text, MessageMedia? Media, string? IdempotencyKey);
+
+/// <summary>A message taken for sending; <paramref name="Existing"/> when the idempotency key named one sent before.</summary>
+public sealed record SentMessage(MessageView Message, bool Existing);
+
+/// <summary>Sending messages through a tenant's channels: checked, then queued in the durable outbox.</summary>
+public sealed class MessageService(ChannelService channels, IOutboxStore outbox, IMessageQueries queries, IngressGate gate, TimeProvider time)
+{
+    public const int MaxTextLength = 4096;
+    public const int MaxIdempotencyKeyLength = 200;
+
+    /// <summary>Media types a sent message can carry.</summary>
+    public static IReadOnlyList<string> MediaTypes { get; } = ["photo", "video", "document", "audio", "voice", "sticker", "animation"];
+
+    /// <summary>
+    /// Checks and queues a message. A busy Tern (backlog over its bound, or shedding load) is a failure of kind
+    /// <see cref="FailureKind.Unavailable"/> whose detail says why.
+    /// </summary>
+    public async Task<Result<SentMessage>> SendAsync(string tenant, MessageInput input, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors();
+        ChannelDefinition? channel = null;
+        if (input.Channel is null) errors.Check("channel", "is required");
+        else if ((channel = await channels.FindAsync(tenant, input.Channel, cancellationToken).ConfigureAwait(false)) is null) errors.Check("channel", $"no channel '{input.Channel}'");
+        else if (channel.Type == ChannelTypes.Webhook && channel.Url is null) errors.Check("channel", $"channel '{input.Channel}' has no URL to deliver to");
+        errors.Check("chat", CatalogRules.Chat(input.Chat));
+        if (input.Text is null && input.Media is null) errors.Check("text", "text or media is required");
+        if (input.Text is { Length: > MaxTextLength }) errors.Check("text", $"must be at most {MaxTextLength} characters");
+        if (input.Media is { } media)
+        {
+            if (media.Type is null || !MediaTypes.Contains(media.Type)) errors.Check("media.type", $"must be one of: {string.Join(", ", MediaTypes)}");
+            if ((media.Url is null) == (media.FileId is null)) errors.Check("media", "give exactly one of url and file_id");
+            if (media.Url is not null && CatalogRules.Url(media.Url, out _) is { } urlProblem) errors.Check("media.url", urlProblem);
+            if (media.FileId is { Length: 0 or > 512 }) errors.Check("media.file_id", "must be 1 to 512 characters");
+        }
+        if (input.IdempotencyKey is { Length: > MaxIdempotencyKeyLength }) errors.Check("idempotency_key", $"must be at most {MaxIdempotencyKeyLength} characters");
+        if (errors.Count > 0) return errors.ToFailure();
+
+        if (gate.RefusalReason() is { } reason) return ValidationFailure.Unavailable($"Not accepting messages now: {reason}.");
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var delivery = new NewDelivery(null, null, channel!.Id, input.Chat!, Payload(input, tenant), now, DeliveryKind.Message, tenant, input.IdempotencyKey);
+        var result = await outbox.EnqueueAsync(delivery, cancellationToken).ConfigureAwait(false);
+        var stored = await queries.GetAsync(tenant, TenantEvents.OutboundId(result.Id), cancellationToken).ConfigureAwait(false);
+        return new SentMessage(stored!.Value.Message, result.Existing);
+    }
+
+    /// <summary>The same neutral message shape routing produces, so a destination cannot tell an API send from a routed one except by its source.</summary>
+    private static string Payload(MessageInput input, string tenant)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("chat"u8, input.Chat);
+            if (input.Text is not null) json.WriteString("text"u8, input.Text);
+            if (input.Media is { } media)
+            {
+                json.WriteStartArray("attachments"u8);
+                json.WriteStartObject();
+                json.WriteString("type"u8, media.Type);
+                if (media.Url is not null) json.WriteString("url"u8, media.Url);
+                if (media.FileId is not null) json.WriteString("file_id"u8, media.FileId);
+                json.WriteEndObject();
+                json.WriteEndArray();
+            }
+            json.WriteStartObject("source"u8);
+            json.WriteString("api"u8, tenant);
+            if (input.IdempotencyKey is not null) json.WriteString("idempotency_key"u8, input.IdempotencyKey);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

@@ -1,3 +1,4 @@
+using Tern.Channels;
 using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
 using Tern.Server.Application;
@@ -42,7 +43,7 @@ internal sealed class CliServices : IDisposable
         var catalogStore = new SqliteCatalogStore(database);
         var tenantStore = new SqliteTenantStore(database);
         var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        var types = ApplicationServices.ChannelTypes(new BotApiClient(http), TelegramCallTimeout);
+        var types = KnownChannelTypes.Create(new BotApiClient(http), TelegramCallTimeout);
         // No caching: every look-up asks the database, which other processes (a running server) change.
         var catalog = new CatalogCache(catalogStore, TimeProvider.System, TimeSpan.Zero);
         var channels = new ChannelService(catalogStore, catalog, types);

@@ -145,7 +145,7 @@ internal static class ServeCommand
         services.AddSingleton<IMessageQueries>(new SqliteMessageQueries(database));
         services.AddSingleton(keyCache);
         services.AddTernApi(options.Api, options.Ingress);
-        services.AddTernApplication(options.Telegram.CallTimeout);
+        services.AddTernApplication(sp => KnownChannelTypes.Create(sp.GetRequiredService<BotApiClient>(), options.Telegram.CallTimeout));
         services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Tern API";

@@ -19,7 +19,7 @@ public sealed class RouterTests
     private static List<NewDelivery> Route(InboxItem item, CatalogSnapshot catalog, long now = 5_000)
     {
         var into = new List<NewDelivery>();
-        var count = Router.Route(item, catalog, now, into, new ArrayBufferWriter<byte>(16));
+        var count = Router.Route(item, catalog, static _ => ChannelCapabilities.All, now, into, new ArrayBufferWriter<byte>(16));
         Assert.Equal(into.Count, count);
         return into;
     }
@@ -95,8 +95,8 @@ public sealed class RouterTests
         var catalog = Catalog(new RouteDefinition("r1", "in", null, [new Destination("out", null)]));
         var into = new List<NewDelivery>();
 
-        Router.Route(Item(1), catalog, 0, into, Scratch);
-        var added = Router.Route(Item(2), catalog, 0, into, Scratch);
+        Router.Route(Item(1), catalog, static _ => ChannelCapabilities.All, 0, into, Scratch);
+        var added = Router.Route(Item(2), catalog, static _ => ChannelCapabilities.All, 0, into, Scratch);
 
         Assert.Equal(1, added);
         Assert.Equal([1L, 2L], into.Select(d => d.InboxSeq));

@@ -13,6 +13,9 @@ public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeou
 {
     public string Name => ChannelTypes.Telegram;
 
+    /// <summary>A chat shows no button press as a message, and a bot cannot edit what it forwarded.</summary>
+    public ChannelCapabilities Capabilities => ChannelCapabilities.None;
+
     public string? SettingsProperty => "telegram";
 
     public string? UrlRule => "a Telegram channel has no URL (it sends through the Bot API)";

@@ -8,6 +8,9 @@ public sealed class WebhookChannelType : IChannelType
 {
     public string Name => ChannelTypes.Webhook;
 
+    /// <summary>A receiver gets JSON: it is shown every kind of update.</summary>
+    public ChannelCapabilities Capabilities => ChannelCapabilities.All;
+
     public string? SettingsProperty => null;
 
     public string? UrlRule => null;

@@ -30,6 +30,9 @@ public interface IChannelType
     /// <summary>The type's name, as in <see cref="ChannelDefinition.Type"/> (<c>webhook</c>, <c>telegram</c>).</summary>
     string Name { get; }
 
+    /// <summary>What its chats can show (the router leaves out what they could not).</summary>
+    ChannelCapabilities Capabilities { get; }
+
     /// <summary>The name of the per-type settings object in API requests and answers (e.g. <c>telegram</c>); null when the type has none.</summary>
     string? SettingsProperty { get; }
 
@@ -84,6 +87,9 @@ public sealed class ChannelTypeRegistry
     }
 
     public IReadOnlyList<IChannelType> All => _types;
+
+    /// <summary>What chats of <paramref name="type"/> can show; everything for a type without a contract (tenant event webhooks).</summary>
+    public ChannelCapabilities CapabilitiesOf(string? type) => Find(type)?.Capabilities ?? ChannelCapabilities.All;
 
     /// <summary>"webhook, telegram".</summary>
     public string KnownList { get; }

@@ -20,10 +20,14 @@ public sealed partial class Dispatcher
     private readonly DispatcherOptions _options;
     private readonly PipelineCounters _counters;
     private readonly TimeProvider _time;
+    private readonly Func<string?, ChannelCapabilities> _capabilitiesOf;
     private readonly ILogger _logger;
     private readonly Channel<InboxItem>[] _partitions;
 
-    public Dispatcher(IInboxStore inbox, IOutboxStore outbox, CatalogCache catalog, DispatcherOptions options, PipelineCounters counters, TimeProvider time, ILogger<Dispatcher> logger)
+    /// <param name="types">The channel types, for what their chats can show; without them every destination is taken to show everything.</param>
+    public Dispatcher(
+        IInboxStore inbox, IOutboxStore outbox, CatalogCache catalog, DispatcherOptions options, PipelineCounters counters, TimeProvider time, ILogger<Dispatcher> logger,
+        ChannelTypeRegistry? types = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Workers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
@@ -34,6 +38,7 @@ public sealed partial class Dispatcher
         _counters = counters;
         _time = time;
         _logger = logger;
+        _capabilitiesOf = types is null ? static _ => ChannelCapabilities.All : types.CapabilitiesOf;
         Albums = new AlbumBuffer(Math.Max(1, options.AlbumGroups), options.AlbumQuiet, options.AlbumMaxAge);
         var perPartition = Math.Max(1, options.Capacity / options.Workers);
         _partitions = new Channel<InboxItem>[options.Workers];
@@ -184,7 +189,7 @@ public sealed partial class Dispatcher
             var now = NowMs;
             foreach (var unit in units)
             {
-                Router.Route(unit, catalog, now, deliveries, scratch);
+                Router.Route(unit, catalog, _capabilitiesOf, now, deliveries, scratch);
                 foreach (var item in unit) seqs.Add(item.Seq);
             }
             // Not cancellable: once routed, the commit should land; it is short.

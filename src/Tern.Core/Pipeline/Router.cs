@@ -13,14 +13,15 @@ namespace Tern.Core.Pipeline;
 public static class Router
 {
     /// <summary>Appends the deliveries for <paramref name="item"/> to <paramref name="into"/>; returns how many.</summary>
-    public static int Route(InboxItem item, CatalogSnapshot catalog, long nowMs, List<NewDelivery> into, ArrayBufferWriter<byte> scratch) =>
-        Route([item], catalog, nowMs, into, scratch);
+    public static int Route(InboxItem item, CatalogSnapshot catalog, Func<string?, ChannelCapabilities> capabilitiesOf, long nowMs, List<NewDelivery> into, ArrayBufferWriter<byte> scratch) =>
+        Route([item], catalog, capabilitiesOf, nowMs, into, scratch);
 
     /// <summary>
     /// Routes one message, or one album (messages of one chat sharing a group id, in order): an album
     /// passes or fails the filters as a whole and becomes one delivery per destination, so it arrives together.
     /// </summary>
-    public static int Route(IReadOnlyList<InboxItem> items, CatalogSnapshot catalog, long nowMs, List<NewDelivery> into, ArrayBufferWriter<byte> scratch)
+    /// <param name="capabilitiesOf">What chats of a channel type can show (<see cref="ChannelTypeRegistry.CapabilitiesOf"/>).</param>
+    public static int Route(IReadOnlyList<InboxItem> items, CatalogSnapshot catalog, Func<string?, ChannelCapabilities> capabilitiesOf, long nowMs, List<NewDelivery> into, ArrayBufferWriter<byte> scratch)
     {
         var count = 0;
         var first = items[0];
@@ -44,9 +45,12 @@ public static class Router
 
             foreach (var destination in definition.Destinations)
             {
-                // A Telegram chat cannot show a button press, and a forwarded message cannot be edited.
-                if (catalog.TypeOf(destination.ChannelId) == ChannelTypes.Telegram
-                    && (envelope.Kind == MessageKind.Callback || (envelope.Kind == MessageKind.Edit && options.Mode == RouteMode.Forward))) continue;
+                // Only what the destination can show: some chats show no button press, some platforms cannot edit a forward.
+                if (envelope.Kind == MessageKind.Callback || (envelope.Kind == MessageKind.Edit && options.Mode == RouteMode.Forward))
+                {
+                    var needs = envelope.Kind == MessageKind.Callback ? ChannelCapabilities.ButtonPresses : ChannelCapabilities.EditsOfForwards;
+                    if ((capabilitiesOf(catalog.TypeOf(destination.ChannelId)) & needs) == 0) continue;
+                }
                 var chat = destination.Chat ?? envelope.Chat;
                 var payload = BuildPayload(items, definition.Id, chat, options.Mode, transformed, scratch);
                 into.Add(new NewDelivery(first.Seq, definition.Id, destination.ChannelId, chat, payload, nowMs));

@@ -11,6 +11,9 @@ namespace Tern.Core.Tests.Routing;
 public sealed class RouterOptionsTests
 {
     private static readonly ChannelDefinition Telegram = new("tg-out", ChannelTypes.Telegram, null, null, null);
+
+    /// <summary>What the Telegram channel type declares (no button presses, no edits of forwards); every other type shows everything.</summary>
+    private static ChannelCapabilities CapabilitiesOf(string? type) => type == ChannelTypes.Telegram ? ChannelCapabilities.None : ChannelCapabilities.All;
     private static readonly ChannelDefinition Hook = new("hook-out", ChannelTypes.Webhook, null, new Uri("http://127.0.0.1:9/x"), null);
 
     private static CatalogSnapshot Catalog(string? options, params Destination[] destinations) =>
@@ -23,7 +26,7 @@ public sealed class RouterOptionsTests
     private static List<NewDelivery> Route(CatalogSnapshot catalog, params InboxItem[] items)
     {
         var into = new List<NewDelivery>();
-        Router.Route(items, catalog, 5_000, into, new ArrayBufferWriter<byte>(64));
+        Router.Route(items, catalog, CapabilitiesOf, 5_000, into, new ArrayBufferWriter<byte>(64));
         return into;
     }
 

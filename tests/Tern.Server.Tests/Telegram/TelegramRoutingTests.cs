@@ -214,4 +214,29 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         Assert.Equal(reply.MessageId.ToString(System.Globalization.CultureInfo.InvariantCulture), received[1].GetProperty("message_id").GetString());
         Assert.Equal(("sendMessage", "disk 91% full"), (rig.Telegram.SentTo(6002)[0].Method, rig.Telegram.SentTo(6002)[0].Text));
     }
+
+    [Fact]
+    public async Task A_button_press_reaches_a_webhook_destination_and_never_a_telegram_chat()
+    {
+        await using var rig = await TelegramRig.StartAsync();
+        var bot = rig.AddBot(720051, "menu_bot");
+        rig.Telegram.AddChat(6003, ChatKind.Private, "Customer");
+        rig.Telegram.AddChat(6004, ChatKind.Private, "Agent");
+        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.Server.Tests.Api.SignatureScheme.Body, "backend-secret-0123456789");
+        await rig.AddChannelAsync("menu", bot);
+        await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", "backend-secret-0123456789");
+        await rig.AddRouteAsync("presses", "menu", "--callbacks", "--to", "backend", "--to", "menu:6004");
+
+        await using var tern = await rig.StartTernAsync(output);
+        var offer = rig.Telegram.UserMessage(bot, 6003, 6003, "menu please");
+        rig.Telegram.CallbackQuery(bot, 6003, offer.MessageId, 6003, "buy:42");
+
+        await Eventually.UntilAsync(() => backend.Accepted.Count == 2, TimeSpan.FromSeconds(30), () => $"{backend.Describe()}; {rig.Home.Database.Describe()}");
+        // The press was routed in one step with every delivery it made: once it reached the backend and the outbox is empty, nothing of it is left to reach the Telegram chat.
+        await Eventually.UntilAsync(async () => (await tern.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), rig.Home.Database.Describe);
+        var received = backend.Accepted.Select(r => r.Json).ToList();
+        Assert.Equal("menu please", received[0].GetProperty("text").GetString());
+        Assert.Equal(("callback", "buy:42"), (received[1].GetProperty("kind").GetString(), received[1].GetProperty("text").GetString()));
+        Assert.Equal(["menu please"], rig.Telegram.SentTo(6004).Select(m => m.Text));
+    }
 }

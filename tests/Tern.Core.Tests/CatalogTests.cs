@@ -103,41 +103,4 @@ public sealed class CatalogTests
         Assert.Contains("***", channel.ToString(), StringComparison.Ordinal);
         Assert.Contains("none", (channel with { Secret = null }).ToString(), StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void Webhook_and_telegram_are_the_channel_types_one_can_create()
-    {
-        Assert.True(ChannelTypes.IsKnown("webhook"));
-        Assert.True(ChannelTypes.IsKnown("telegram"));
-        Assert.False(ChannelTypes.IsKnown("Webhook"));
-        Assert.False(ChannelTypes.IsKnown("whatsapp"));
-        Assert.False(ChannelTypes.IsKnown(ChannelTypes.TenantWebhook));
-    }
-}
-
-public sealed class TelegramChatRuleTests
-{
-    [Theory]
-    [InlineData("-1001234567890", true)]
-    [InlineData("5150", true)]
-    [InlineData("-1001234567890#42", true)]
-    [InlineData("@my_channel", true)]
-    [InlineData("@my_channel#3", true)]
-    [InlineData("0", false)]
-    [InlineData("chat-1", false)]
-    [InlineData("-100#0", false)]
-    [InlineData("-100#x", false)]
-    [InlineData("@abc", false)]
-    [InlineData("@bad-name", false)]
-    public void A_telegram_destination_is_a_chat_id_or_channel_username_with_an_optional_topic(string chat, bool valid) =>
-        Assert.Equal(valid, CatalogRules.DestinationChat(ChannelTypes.Telegram, chat) is null);
-
-    [Fact]
-    public void Other_channel_types_take_any_chat_and_telegram_sources_take_ids_only()
-    {
-        Assert.Null(CatalogRules.DestinationChat(ChannelTypes.Webhook, "order#12"));
-        Assert.Null(CatalogRules.SourceChat(ChannelTypes.Telegram, "-100123"));
-        Assert.NotNull(CatalogRules.SourceChat(ChannelTypes.Telegram, "@channel"));
-        Assert.Null(CatalogRules.SourceChat(ChannelTypes.Webhook, "customer-42"));
-    }
 }

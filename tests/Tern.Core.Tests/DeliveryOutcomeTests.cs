@@ -14,8 +14,8 @@ public sealed class DeliveryOutcomeTests
     public async Task A_rate_limit_holds_the_lane_without_counting_an_attempt_and_the_send_happens_later()
     {
         var limited = true;
-        var sender = new ScriptedSender(ChannelTypes.Telegram, _ => Task.FromResult(limited ? SendResult.Later(TimeSpan.FromSeconds(2)) : SendResult.Ok("m1")));
-        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, EngineHarness.Hook("tg", type: ChannelTypes.Telegram));
+        var sender = new ScriptedSender("telegram", _ => Task.FromResult(limited ? SendResult.Later(TimeSpan.FromSeconds(2)) : SendResult.Ok("m1")));
+        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, EngineHarness.Hook("tg", type: "telegram"));
         var id = h.Outbox.Add(Chat1, 1, h.NowMs)[0];
 
         h.Begin();
@@ -36,10 +36,10 @@ public sealed class DeliveryOutcomeTests
     public async Task A_bot_wide_limit_holds_every_lane_of_the_channel_and_no_other_channel()
     {
         var botLimited = true;
-        var sender = new ScriptedSender(ChannelTypes.Telegram, call =>
+        var sender = new ScriptedSender("telegram", call =>
             Task.FromResult(call.Channel.Id == "tg" && botLimited ? SendResult.Later(TimeSpan.FromSeconds(30), wholeChannel: true) : SendResult.Ok(null)));
         await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender,
-            EngineHarness.Hook("tg", type: ChannelTypes.Telegram), EngineHarness.Hook("other", type: ChannelTypes.Telegram));
+            EngineHarness.Hook("tg", type: "telegram"), EngineHarness.Hook("other", type: "telegram"));
         h.Outbox.Add(Chat1, 1, h.NowMs);
         h.Outbox.Add(Chat2, 1, h.NowMs);
         h.Outbox.Add(new Lane("other", "-9"), 3, h.NowMs);
@@ -65,13 +65,13 @@ public sealed class DeliveryOutcomeTests
     public async Task A_chat_that_refuses_fails_the_delivery_parks_the_chat_and_shows_as_failing_until_it_accepts_again()
     {
         var blocked = true;
-        var sender = new ScriptedSender(ChannelTypes.Telegram, call =>
+        var sender = new ScriptedSender("telegram", call =>
             Task.FromResult(call.Delivery.Chat == "-1" && blocked
                 ? SendResult.Rejected("sendMessage: 403 Forbidden: bot was blocked by the user") with { ParkLane = true }
                 : SendResult.Ok(null)));
         var options = EngineHarness.DefaultOptions();
         options.Cooldown = TimeSpan.FromSeconds(60);
-        await using var h = new EngineHarness(options, sender, EngineHarness.Hook("tg", type: ChannelTypes.Telegram));
+        await using var h = new EngineHarness(options, sender, EngineHarness.Hook("tg", type: "telegram"));
         var ids = h.Outbox.Add(Chat1, 2, h.NowMs);
         h.Outbox.Add(Chat2, 1, h.NowMs);
 
@@ -98,12 +98,12 @@ public sealed class DeliveryOutcomeTests
     [Fact]
     public async Task Failing_destination_records_are_forgotten_after_their_memory()
     {
-        var sender = new ScriptedSender(ChannelTypes.Telegram, _ => Task.FromResult(SendResult.Transient("502 Bad Gateway")));
+        var sender = new ScriptedSender("telegram", _ => Task.FromResult(SendResult.Transient("502 Bad Gateway")));
         var options = EngineHarness.DefaultOptions();
         options.FailureMemory = TimeSpan.FromHours(24);
         options.ParkAfterFailures = 1000;
         options.GiveUpAfter = TimeSpan.FromSeconds(1);
-        await using var h = new EngineHarness(options, sender, EngineHarness.Hook("tg", type: ChannelTypes.Telegram));
+        await using var h = new EngineHarness(options, sender, EngineHarness.Hook("tg", type: "telegram"));
         h.Outbox.Add(Chat1, 1, h.NowMs);
 
         h.Begin();
@@ -123,8 +123,8 @@ public sealed class DeliveryOutcomeTests
     public async Task Links_a_send_made_are_written_with_its_mark_sent()
     {
         var link = new MessageLink("tg-in", "-5", "77", "tg", "-1", "901");
-        var sender = new ScriptedSender(ChannelTypes.Telegram, _ => Task.FromResult(SendResult.Ok("901", [link])));
-        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, EngineHarness.Hook("tg", type: ChannelTypes.Telegram));
+        var sender = new ScriptedSender("telegram", _ => Task.FromResult(SendResult.Ok("901", [link])));
+        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, EngineHarness.Hook("tg", type: "telegram"));
         h.Outbox.Add(Chat1, 1, h.NowMs);
 
         h.Begin();
@@ -137,10 +137,10 @@ public sealed class DeliveryOutcomeTests
     public async Task A_429_that_names_the_whole_bot_pauses_the_channel_as_well_as_retrying_the_lane()
     {
         var flood = true;
-        var sender = new ScriptedSender(ChannelTypes.Telegram, _ => Task.FromResult(flood
+        var sender = new ScriptedSender("telegram", _ => Task.FromResult(flood
             ? SendResult.Transient("429 Too Many Requests: retry after 5", TimeSpan.FromSeconds(5), destinationFault: false) with { PauseChannel = TimeSpan.FromSeconds(5) }
             : SendResult.Ok(null)));
-        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, EngineHarness.Hook("tg", type: ChannelTypes.Telegram));
+        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, EngineHarness.Hook("tg", type: "telegram"));
         h.Outbox.Add(Chat1, 1, h.NowMs);
 
         h.Begin();

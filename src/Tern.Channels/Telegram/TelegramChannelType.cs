@@ -11,7 +11,10 @@ namespace Tern.Channels.Telegram;
 /// </summary>
 public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeout) : IChannelType
 {
-    public string Name => ChannelTypes.Telegram;
+    /// <summary>The type's name in channel definitions (<see cref="ChannelDefinition.Type"/>).</summary>
+    public const string TypeName = "telegram";
+
+    public string Name => TypeName;
 
     /// <summary>A chat shows no button press as a message, and a bot cannot edit what it forwarded.</summary>
     public ChannelCapabilities Capabilities => ChannelCapabilities.None;
@@ -25,9 +28,9 @@ public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeou
     public IReadOnlyList<ChannelFlag> Flags { get; } =
         [new("token", "token", Secret: true), new("mode", "mode"), new("base-url", "base_url"), new("webhook-url", "webhook_url"), new("limits", "limits")];
 
-    public string? CheckDestinationChat(string chat) => CatalogRules.TelegramDestination(chat);
+    public string? CheckDestinationChat(string chat) => TelegramChats.Destination(chat);
 
-    public string? CheckSourceChat(string chat) => CatalogRules.TelegramSourceChat(chat);
+    public string? CheckSourceChat(string chat) => TelegramChats.Source(chat);
 
     private static readonly string[] LimitNames = ["bot_per_second", "chat_per_second", "chat_burst", "group_per_minute"];
 

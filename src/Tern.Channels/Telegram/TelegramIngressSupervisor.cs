@@ -59,7 +59,7 @@ public sealed partial class TelegramIngressSupervisor(
     private async Task ReconcileAsync(CatalogSnapshot snapshot, CancellationToken stoppingToken)
     {
         var wanted = snapshot.Channels.Values
-            .Where(c => c.Type == ChannelTypes.Telegram)
+            .Where(c => c.Type == TelegramChannelType.TypeName)
             .Select(c => (Channel: c, Settings: TelegramSettings.Of(c)))
             .Where(c => c.Settings is not null)
             .ToDictionary(c => c.Channel.Id, c => (c.Channel, Settings: c.Settings!), StringComparer.Ordinal);

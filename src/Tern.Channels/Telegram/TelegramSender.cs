@@ -42,7 +42,7 @@ public sealed partial class TelegramSender(
     // Recent 429s per bot, to tell a bot-wide flood limit (many chats at once) from one chat's.
     private readonly ConcurrentDictionary<string, FloodTracker> _floods = new(StringComparer.Ordinal);
 
-    public string ChannelType => ChannelTypes.Telegram;
+    public string ChannelType => TelegramChannelType.TypeName;
 
     public async Task<SendResult> SendAsync(ChannelDefinition channel, PendingDelivery delivery, CancellationToken cancellationToken)
     {
@@ -79,7 +79,7 @@ public sealed partial class TelegramSender(
     private Source? SourceOf(OutboundMessage message)
     {
         if (message.SourceChannel is null || message.SourceChat is null) return null;
-        var bot = catalog.Current.Channels.TryGetValue(message.SourceChannel, out var channel) && channel.Type == ChannelTypes.Telegram
+        var bot = catalog.Current.Channels.TryGetValue(message.SourceChannel, out var channel) && channel.Type == TelegramChannelType.TypeName
             ? TelegramSettings.BotOf(channel)
             : null;
         return new Source(message.SourceChannel, message.SourceChat, bot);

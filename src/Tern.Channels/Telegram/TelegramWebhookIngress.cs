@@ -24,7 +24,7 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
     {
         var cancellationToken = context.RequestAborted;
         var channel = await catalog.FindChannelAsync(channelId, cancellationToken).ConfigureAwait(false);
-        if (channel is null || channel.Type != ChannelTypes.Telegram)
+        if (channel is null || channel.Type != TelegramChannelType.TypeName)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown channel", detail: $"No Telegram channel '{channelId}'.");
         }

@@ -1,20 +1,16 @@
 namespace Tern.Core.Catalog;
 
-/// <summary>Channel types Tern knows.</summary>
+/// <summary>
+/// The channel types Core itself depends on. Every other type (a platform) is named by its own
+/// <see cref="IChannelType"/> in its channel folder; <see cref="ChannelTypeRegistry"/> lists what a Tern knows.
+/// </summary>
 public static class ChannelTypes
 {
+    /// <summary>Plain HTTP webhooks; also the default type of a new channel.</summary>
     public const string Webhook = "webhook";
-
-    /// <summary>A Telegram bot (Bot API); chats are Telegram chat ids, optionally <c>chat#topic</c> for a forum topic.</summary>
-    public const string Telegram = "telegram";
 
     /// <summary>A tenant's webhook subscription for events; made through the API, not the CLI.</summary>
     public const string TenantWebhook = "tenant-webhook";
-
-    /// <summary>Types an operator or tenant can create as a channel.</summary>
-    public static bool IsKnown(string type) => type is Webhook or Telegram;
-
-    public const string KnownList = Webhook + ", " + Telegram;
 
     /// <summary>Lane channel id of a webhook subscription: '~' cannot occur in a channel id, so the two never collide.</summary>
     public static string SubscriptionChannelId(string subscriptionId) => "~webhook." + subscriptionId;

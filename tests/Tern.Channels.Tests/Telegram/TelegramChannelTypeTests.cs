@@ -60,7 +60,7 @@ public sealed class TelegramChannelTypeTests : IDisposable
     public void Descriptions_never_show_the_token()
     {
         var settings = new TelegramSettings("123:SECRET_part", IngressMode.Polling, null, null, null, 123, "tern_bot");
-        var channel = new ChannelDefinition("tg", ChannelTypes.Telegram, null, null, null, SettingsJson: settings.ToJson());
+        var channel = new ChannelDefinition("tg", TelegramChannelType.TypeName, null, null, null, SettingsJson: settings.ToJson());
         var shown = _type.Describe(channel)!.ToJsonString() + _type.Target(channel) + _type.Summary(channel);
         Assert.DoesNotContain("SECRET", shown, StringComparison.Ordinal);
         Assert.Equal("@tern_bot (polling)", _type.Target(channel));

@@ -10,10 +10,10 @@ namespace Tern.Core.Tests.Routing;
 /// <summary>The router with route options: filters, transforms, albums, edits and button presses.</summary>
 public sealed class RouterOptionsTests
 {
-    private static readonly ChannelDefinition Telegram = new("tg-out", ChannelTypes.Telegram, null, null, null);
+    private static readonly ChannelDefinition Telegram = new("tg-out", "telegram", null, null, null);
 
     /// <summary>What the Telegram channel type declares (no button presses, no edits of forwards); every other type shows everything.</summary>
-    private static ChannelCapabilities CapabilitiesOf(string? type) => type == ChannelTypes.Telegram ? ChannelCapabilities.None : ChannelCapabilities.All;
+    private static ChannelCapabilities CapabilitiesOf(string? type) => type == "telegram" ? ChannelCapabilities.None : ChannelCapabilities.All;
     private static readonly ChannelDefinition Hook = new("hook-out", ChannelTypes.Webhook, null, new Uri("http://127.0.0.1:9/x"), null);
 
     private static CatalogSnapshot Catalog(string? options, params Destination[] destinations) =>

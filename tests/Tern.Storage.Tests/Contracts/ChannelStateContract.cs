@@ -68,7 +68,7 @@ public abstract class ChannelStateContract<TFactory> : StoreContract<TFactory>
     [Fact]
     public async Task A_chat_migration_is_remembered_and_routes_to_and_from_the_old_chat_follow_it()
     {
-        await Stores.Catalog.AddChannelAsync(new ChannelDefinition("tg", ChannelTypes.Telegram, null, null, null), Ct);
+        await Stores.Catalog.AddChannelAsync(new ChannelDefinition("tg", "telegram", null, null, null), Ct);
         await Stores.Catalog.AddRouteAsync(new RouteDefinition("to-group", "src", null,
             [new Destination("tg", "-55"), new Destination("tg", "-55#9"), new Destination("tg", "-556"), new Destination("other", "-55")]), Ct);
         await Stores.Catalog.AddRouteAsync(new RouteDefinition("from-group", "tg", ["-55", "-1"], [new Destination("x", null)]), Ct);

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Tern.Core.Catalog;
 
-/// <summary>A problem with one input field, named by its API (JSON) name: <c>id</c>, <c>max_concurrency</c>, <c>telegram.token</c>, <c>to[1]</c>.</summary>
+/// <summary>A problem with one input field, named by its API (JSON) name: <c>id</c>, <c>max_concurrency</c>, <c>{type}.token</c>, <c>to[1]</c>.</summary>
 /// <param name="Remote">
 /// Found by asking the platform (e.g. getMe refused the token), not by looking at the value: the value
 /// is well-formed, so a one-line rendering does not repeat it.
@@ -27,13 +27,13 @@ public sealed record ChannelFlag(string Flag, string Field, bool Secret = false)
 /// </summary>
 public interface IChannelType
 {
-    /// <summary>The type's name, as in <see cref="ChannelDefinition.Type"/> (<c>webhook</c>, <c>telegram</c>).</summary>
+    /// <summary>The type's name, as in <see cref="ChannelDefinition.Type"/> (<c>webhook</c>, or a platform's name).</summary>
     string Name { get; }
 
     /// <summary>What its chats can show (the router leaves out what they could not).</summary>
     ChannelCapabilities Capabilities { get; }
 
-    /// <summary>The name of the per-type settings object in API requests and answers (e.g. <c>telegram</c>); null when the type has none.</summary>
+    /// <summary>The name of the per-type settings object in API requests and answers (the type's name, by convention); null when the type has none.</summary>
     string? SettingsProperty { get; }
 
     /// <summary>Why a channel of this type takes no <c>url</c>; null when it takes one.</summary>
@@ -91,7 +91,7 @@ public sealed class ChannelTypeRegistry
     /// <summary>What chats of <paramref name="type"/> can show; everything for a type without a contract (tenant event webhooks).</summary>
     public ChannelCapabilities CapabilitiesOf(string? type) => Find(type)?.Capabilities ?? ChannelCapabilities.All;
 
-    /// <summary>"webhook, telegram".</summary>
+    /// <summary>The names, comma-separated, for messages ("must be one of: …").</summary>
     public string KnownList { get; }
 
     public IChannelType? Find(string? name) => name is null ? null : Array.Find(_types, t => t.Name == name);

@@ -16,7 +16,7 @@ public interface IMessageLinks
     Task<IReadOnlyList<string>> FindAsync(string sourceChannel, string sourceChat, string sourceMessageId, string destinationChannel, string destinationChat, CancellationToken cancellationToken);
 }
 
-/// <summary>Chats that moved (a Telegram group upgraded to a supergroup gets a new id); deliveries to the old id go to the new one.</summary>
+/// <summary>Chats that moved (a platform may give a chat a new id, e.g. when a group is upgraded); deliveries to the old id go to the new one.</summary>
 public interface IChatMigrations
 {
     /// <summary>The chat's new id, or null when it did not move.</summary>

@@ -81,7 +81,7 @@ public sealed record MemoryPlan
             AlbumMaxAge = TimeSpan.FromSeconds(10),
             // ~400 B per failing chat remembered for the channel status.
             FailureRecords = Share(0.005, 400, 256, 100_000),
-            // ~300 B per chat whose Telegram send window is kept (3–20 timestamps).
+            // ~300 B per chat whose send window (a platform's per-chat rate limit) is kept (3–20 timestamps).
             SendWindowChats = Share(0.01, 300, 1024, 100_000),
             // ~512 B per conversation state.
             ConversationStates = Share(0.02, 512, 1024, 1_000_000),

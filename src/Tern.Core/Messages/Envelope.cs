@@ -9,7 +9,7 @@ public enum MessageKind
     /// <summary>A new version of a message received earlier (<see cref="Envelope.MessageId"/> names it).</summary>
     Edit = 1,
 
-    /// <summary>A button press (Telegram callback query); <see cref="Envelope.Text"/> holds its data.</summary>
+    /// <summary>A button press (an inline button's callback); <see cref="Envelope.Text"/> holds its data.</summary>
     Callback = 2,
 }
 

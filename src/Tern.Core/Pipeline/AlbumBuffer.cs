@@ -13,7 +13,7 @@ namespace Tern.Core.Pipeline;
 /// </summary>
 public sealed class AlbumBuffer : IBoundedStructure
 {
-    /// <summary>Telegram's limit on album size.</summary>
+    /// <summary>The most items a platform puts in one media group (the Bot API's limit is 10).</summary>
     public const int MaxItems = 10;
 
     private int _open;

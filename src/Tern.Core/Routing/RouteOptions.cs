@@ -48,7 +48,7 @@ public sealed record RouteOptions
     /// <summary>Edits of a source message edit its copies.</summary>
     public bool Edits { get; init; } = true;
 
-    /// <summary>Button presses (callback queries) are delivered too; only to destinations that are not Telegram chats.</summary>
+    /// <summary>Button presses (callback queries) are delivered too; only to destinations whose chats can show one (<see cref="Catalog.ChannelCapabilities.ButtonPresses"/>).</summary>
     public bool Callbacks { get; init; }
 
     public TextMatch? Text { get; init; }

@@ -4,7 +4,7 @@ using Tern.Core.Catalog;
 namespace Tern.Server.Application;
 
 /// <summary>A channel as submitted: the common fields and, for types that have one, the per-type settings object.</summary>
-/// <param name="SettingsProperty">The name the settings object came under (the API's <c>telegram</c>); null with no settings object.</param>
+/// <param name="SettingsProperty">The name the settings object came under (the type's name in the API); null with no settings object.</param>
 public sealed record ChannelInput(
     string? Id, string? Type, string? Url, string? Secret, int? MaxConcurrency, string? SettingsProperty = null, JsonObject? Settings = null);
 

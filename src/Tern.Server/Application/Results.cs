@@ -19,7 +19,7 @@ public enum FailureKind
 
 /// <summary>
 /// Why an operation of the application services did nothing: its kind and the problems by field (API
-/// names: <c>id</c>, <c>max_concurrency</c>, <c>telegram.token</c>, <c>to[1]</c>), first problem first.
+/// names: <c>id</c>, <c>max_concurrency</c>, <c>{type}.token</c>, <c>to[1]</c>), first problem first.
 /// The API shows all of them as application/problem+json; the CLI shows the first as one line naming its flag.
 /// </summary>
 public sealed class ValidationFailure

@@ -43,7 +43,7 @@ internal static class PlanCommand
         Row(output, "Tern:Memory:DedupCapacity", N(p.DedupCapacity), "2% / 160 B");
         Row(output, "Tern:Memory:AlbumGroups", N(p.AlbumGroups), $"1% / 20 KB, max age {p.AlbumMaxAge.TotalSeconds} s");
         Row(output, "Tern:Memory:FailureRecords", N(p.FailureRecords), "0.5% / 400 B, forgotten after 24 h");
-        Row(output, "Tern:Memory:ChatLimitWindows", N(p.SendWindowChats), "1% / 300 B (Telegram chats)");
+        Row(output, "Tern:Memory:ChatLimitWindows", N(p.SendWindowChats), "1% / 300 B (chats with a send window)");
         Row(output, "conversation states", N(p.ConversationStates), $"2% / 512 B, TTL {p.ConversationTtl.TotalHours} h");
         Row(output, "hot-read cache", N(p.HotReadEntries), $"1% / 1 KB, TTL {p.HotReadTtl.TotalSeconds} s");
         Row(output, "Tern:Sender:Concurrency", N(p.SenderConcurrency), "budget MB / 16, 4–64");

@@ -6,8 +6,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Channels;
-using Tern.Channels.Telegram;
-using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;

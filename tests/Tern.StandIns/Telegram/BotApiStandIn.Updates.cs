@@ -169,6 +169,15 @@ public sealed partial class BotApiStandIn
         lock (_gate) return RequireBot(bot).HeldGetUpdates;
     }
 
+    /// <summary>
+    /// Completes when the pusher of the bot's latest webhook has stopped (after deleteWebhook or a new setWebhook):
+    /// its last push has been answered or abandoned, and it pushes no more.
+    /// </summary>
+    public Task WebhookPusherStopped(StandInBot bot)
+    {
+        lock (_gate) return RequireBot(bot).LastPusher;
+    }
+
     /// <summary>Whether a long poll of the bot is waiting for updates now.</summary>
     public bool LongPollWaiting(StandInBot bot)
     {
@@ -269,6 +278,7 @@ public sealed partial class BotApiStandIn
             bot.ActivePoll = null;
             bot.Webhook = hook;
             hook.Pusher = Task.Run(() => PushAsync(bot, hook, previous?.Pusher));
+            bot.LastPusher = hook.Pusher;
         }
 
         return (true, "Webhook was set");

@@ -119,6 +119,9 @@ internal sealed class BotState(StandInBot bot, long firstUpdateId)
 
     public WebhookConfig? Webhook { get; set; }
 
+    /// <summary>The pusher of the latest webhook, kept after the webhook is deleted.</summary>
+    public Task LastPusher { get; set; } = Task.CompletedTask;
+
     public HashSet<long> BlockedIn { get; } = [];
 
     public HashSet<string> OpenCallbackQueries { get; } = new(StringComparer.Ordinal);

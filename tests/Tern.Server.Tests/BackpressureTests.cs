@@ -29,6 +29,8 @@ public sealed class BackpressureTests(ITestOutputHelper output)
         const int chats = 100, perChat = 500, total = chats * perChat;
         await using var receiver = await LoopbackReceiver.StartAsync();
         receiver.Delay = TimeSpan.FromMilliseconds(20);
+        // Slow, and however slowly the messages are posted, it takes no more than leaves 10,000 waiting (two sends may be past the pause).
+        receiver.PauseAt(total - 10_000 - 2);
         using var home = TernHome.Create();
         await home.AddWebhookPipelineAsync(receiver);
         await using var tern = await home.StartAsync(output, [.. SlowSettings, "--Tern:Ingress:MaxBacklog=1000000"]);
@@ -70,6 +72,8 @@ public sealed class BackpressureTests(ITestOutputHelper output)
         const int chats = 30, perChat = 100, total = chats * perChat, bound = 1000;
         await using var receiver = await LoopbackReceiver.StartAsync();
         receiver.Delay = TimeSpan.FromMilliseconds(20);
+        // Slow, and however slowly the messages are posted, it drains no more than total - 2 × bound: the backlog must reach the bound.
+        receiver.PauseAt(total - 2 * bound);
         using var home = TernHome.Create();
         await home.AddWebhookPipelineAsync(receiver);
         await using var tern = await home.StartAsync(output, [.. SlowSettings, $"--Tern:Ingress:MaxBacklog={bound}", "--Tern:Ingress:RetryAfter=3s"]);

@@ -31,6 +31,8 @@ public sealed class CrashTests(ITestOutputHelper output)
 
             var half = receiver.WhenDistinctAtLeast(total / 2);
             receiver.Resume();
+            // The kill comes at half; however late it comes, the receiver takes no more than three quarters.
+            receiver.PauseAt(total * 3 / 4);
             await Eventually.WithinAsync(half, TimeSpan.FromSeconds(120), () => $"half of the messages at the receiver; {receiver.Describe()}");
             first.Kill();
             var exit = await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
@@ -44,6 +46,7 @@ public sealed class CrashTests(ITestOutputHelper output)
 
         // Everything acknowledged is on disk.
         Assert.Equal(total, home.Database.InboxCount());
+        receiver.Resume();
 
         await using var second = await home.StartAsync(output, settings);
         await Eventually.UntilAsync(() => receiver.DistinctMessages >= total, TimeSpan.FromSeconds(180),
@@ -74,14 +77,18 @@ public sealed class CrashTests(ITestOutputHelper output)
         await home.AddWebhookPipelineAsync(receiver);
 
         var posted = new PostSummary();
+        // Past twice killAfter, every POST holds half its body back until after the kill: however slowly the kill
+        // follows, posting has not finished, and a poster that gets there keeps a POST in flight for the kill to cut off.
+        var afterKill = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = await home.StartAsync(output, settings);
         try
         {
             using var poster = new MessagePoster(first.BaseUrl);
-            var posting = poster.PostManyAsync("i", chats, perChat, stopOnConnectionError: true, into: posted);
+            var posting = poster.PostManyAsync("i", chats, perChat, stopOnConnectionError: true, into: posted, holdAfter: 2 * killAfter, released: afterKill.Task);
             await Eventually.UntilAsync(() => posted.AcceptedIds.Count >= killAfter || posting.IsCompleted, TimeSpan.FromSeconds(120), () => posted.ToString());
             first.Kill();
             await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            afterKill.SetResult();
             await Eventually.WithinAsync(posting, TimeSpan.FromSeconds(60), () => $"posters stopping after the kill; {posted}");
         }
         finally

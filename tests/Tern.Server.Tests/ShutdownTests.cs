@@ -12,17 +12,23 @@ public sealed class ShutdownTests(ITestOutputHelper output)
     {
         const int chats = 30, perChat = 10, total = chats * perChat;
         var shutdownTimeout = TimeSpan.FromSeconds(6);
-        string[] settings = ["--Tern:Sender:Concurrency=8", "--Tern:Sender:PerChannelConcurrency=8", $"--Tern:Shutdown:Timeout={shutdownTimeout.TotalSeconds}s"];
+        // A long send timeout keeps the sends held while posting from timing out into retries.
+        string[] settings = ["--Tern:Sender:Concurrency=8", "--Tern:Sender:PerChannelConcurrency=8", "--Tern:Sender:Timeout=5m", $"--Tern:Shutdown:Timeout={shutdownTimeout.TotalSeconds}s"];
         await using var receiver = await LoopbackReceiver.StartAsync();
         receiver.Delay = TimeSpan.FromMilliseconds(300);
         using var home = TernHome.Create();
         await home.AddWebhookPipelineAsync(receiver);
 
+        // Closed while posting, so delivering starts only when all are posted; and however slowly the SIGTERM follows,
+        // the receiver takes no more than half: messages are still to deliver when it takes effect.
+        receiver.Pause();
         await using (var first = await home.StartAsync(output, settings))
         {
             using var poster = new MessagePoster(first.BaseUrl);
             var posted = await Eventually.WithinAsync(poster.PostManyAsync("g", chats, perChat), TimeSpan.FromSeconds(60), () => "posting");
             Assert.Equal(total, posted.Count(HttpStatusCode.Accepted));
+            receiver.Resume();
+            receiver.PauseAt(total / 2);
             await Eventually.UntilAsync(() => receiver.Accepted >= 16 && receiver.InFlight >= 4, TimeSpan.FromSeconds(30), receiver.Describe);
 
             var inFlight = receiver.InFlight;
@@ -46,6 +52,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         Assert.Equal(deliveredBefore, home.Database.OutboxCount(TernDatabase.OutboxSent));
 
         receiver.Delay = TimeSpan.Zero;
+        receiver.Resume();
         await using var second = await home.StartAsync(output, settings);
         await Eventually.UntilAsync(() => receiver.DistinctMessages >= total, TimeSpan.FromSeconds(60), () => $"{receiver.Describe()}; {home.Database.Describe()}");
         await Eventually.UntilAsync(async () => (await second.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), () => home.Database.Describe());

@@ -40,6 +40,55 @@ public sealed class GetUpdatesTests
     }
 
     [Fact]
+    public async Task Held_confirmations_keep_a_confirming_getUpdates_waiting_until_released()
+    {
+        await using var h = await Harness.StartAsync();
+        var first = h.Api.UserMessage(h.BotA, Harness.Alice, Harness.Alice, "one");
+        var second = h.Api.UserMessage(h.BotA, Harness.Alice, Harness.Alice, "two");
+        h.Api.HoldConfirmations(h.BotA);
+
+        // A call that confirms nothing is answered as usual.
+        var all = await h.GetUpdatesAsync(h.BotA);
+        Assert.Equal([first.UpdateId!.Value, second.UpdateId!.Value], Harness.UpdateIds(all));
+
+        var confirming = h.GetUpdatesAsync(h.BotA, offset: second.UpdateId);
+        await Harness.UntilAsync(() => h.Api.HeldGetUpdates(h.BotA) == 1, "the confirming call to be held");
+        Assert.False(confirming.IsCompleted);
+        Assert.Equal(2, h.Api.PendingUpdates(h.BotA));
+        // An offset at the oldest update confirms nothing, so it is answered while the other waits.
+        var old = await h.GetUpdatesAsync(h.BotA, offset: first.UpdateId);
+        Assert.Equal(Harness.UpdateIds(all), Harness.UpdateIds(old));
+        Assert.False(confirming.IsCompleted);
+
+        h.Api.ReleaseConfirmations(h.BotA);
+        var answer = await confirming.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([second.UpdateId.Value], Harness.UpdateIds(answer));
+        Assert.Equal(1, h.Api.PendingUpdates(h.BotA));
+        Assert.Equal(0, h.Api.HeldGetUpdates(h.BotA));
+        // Released: confirming calls go through again.
+        Assert.Empty((await h.GetUpdatesAsync(h.BotA, offset: second.UpdateId + 1)).Result.EnumerateArray());
+        Assert.Equal(0, h.Api.PendingUpdates(h.BotA));
+    }
+
+    [Fact]
+    public async Task A_held_getUpdates_whose_client_goes_away_confirms_nothing()
+    {
+        await using var h = await Harness.StartAsync();
+        var first = h.Api.UserMessage(h.BotA, Harness.Alice, Harness.Alice, "one");
+        h.Api.HoldConfirmations(h.BotA);
+        using var gone = new CancellationTokenSource();
+        var confirming = h.GetUpdatesAsync(h.BotA, offset: first.UpdateId + 1, cancellationToken: gone.Token);
+        await Harness.UntilAsync(() => h.Api.HeldGetUpdates(h.BotA) == 1, "the confirming call to be held");
+
+        await gone.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => confirming);
+        await Harness.UntilAsync(() => h.Api.HeldGetUpdates(h.BotA) == 0, "the stand-in to see the client go");
+        h.Api.ReleaseConfirmations(h.BotA);
+        Assert.Equal(1, h.Api.PendingUpdates(h.BotA));
+        Assert.Equal([first.UpdateId!.Value], Harness.UpdateIds(await h.GetUpdatesAsync(h.BotA)));
+    }
+
+    [Fact]
     public async Task Limit_takes_the_oldest_first_and_a_negative_offset_keeps_only_the_last_updates()
     {
         await using var h = await Harness.StartAsync();
@@ -72,15 +121,16 @@ public sealed class GetUpdatesTests
     {
         await using var h = await Harness.StartAsync();
         var watch = Stopwatch.StartNew();
-        var poll = h.GetUpdatesAsync(h.BotA, timeout: 10);
-        await Task.Delay(300);
+        var poll = h.GetUpdatesAsync(h.BotA, timeout: 25);
+        await Harness.UntilAsync(() => h.Api.LongPollWaiting(h.BotA), "the long poll to wait");
         Assert.False(poll.IsCompleted);
         var sent = h.Api.UserMessage(h.BotA, Harness.Alice, Harness.Alice, "wake up");
 
         var answer = await poll;
         Assert.True(answer.Ok);
         Assert.Equal([sent.UpdateId!.Value], Harness.UpdateIds(answer));
-        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
+        // Woken by the update, not ended by its 25 s timeout.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"the poll took {watch.Elapsed}");
     }
 
     [Fact]
@@ -100,9 +150,9 @@ public sealed class GetUpdatesTests
     public async Task A_second_getUpdates_ends_the_waiting_one_with_409()
     {
         await using var h = await Harness.StartAsync();
-        var first = h.GetUpdatesAsync(h.BotA, timeout: 10);
-        await Task.Delay(300);
-        var second = h.GetUpdatesAsync(h.BotA, timeout: 10);
+        var first = h.GetUpdatesAsync(h.BotA, timeout: 25);
+        await Harness.UntilAsync(() => h.Api.LongPollWaiting(h.BotA), "the first long poll to wait");
+        var second = h.GetUpdatesAsync(h.BotA, timeout: 25);
 
         var ended = await first.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(409, ended.Status);

@@ -100,14 +100,26 @@ public sealed class Harness : IAsyncDisposable
         return await ReadAsync(response);
     }
 
-    public async Task<Answer> GetUpdatesAsync(StandInBot bot, long? offset = null, int? timeout = null, int? limit = null, string[]? allowedUpdates = null)
+    public async Task<Answer> GetUpdatesAsync(StandInBot bot, long? offset = null, int? timeout = null, int? limit = null, string[]? allowedUpdates = null,
+        CancellationToken cancellationToken = default)
     {
         var parameters = new JsonObject();
         if (offset is { } o) parameters["offset"] = o;
         if (timeout is { } t) parameters["timeout"] = t;
         if (limit is { } l) parameters["limit"] = l;
         if (allowedUpdates is not null) parameters["allowed_updates"] = new JsonArray([.. allowedUpdates.Select(a => (JsonNode)a)]);
-        return await CallAsync(bot, "getUpdates", parameters);
+        return await CallAsync(bot, "getUpdates", parameters, cancellationToken);
+    }
+
+    /// <summary>Waits for something that will happen; the bound only keeps a broken test from hanging.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited 30 s for {what}");
+            await Task.Delay(10);
+        }
     }
 
     public static long[] UpdateIds(Answer answer) => [.. answer.Result.EnumerateArray().Select(u => u.GetProperty("update_id").GetInt64())];

@@ -15,7 +15,7 @@ public sealed class LifecycleTests
         using var pollClient = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         using var content = new StringContent("""{"timeout":30}""", System.Text.Encoding.UTF8, "application/json");
         var poll = pollClient.PostAsync(h.At($"bot{Harness.TokenB}/getUpdates"), content);
-        await Task.Delay(300);
+        await Harness.UntilAsync(() => h.Api.LongPollWaiting(h.BotB), "the long poll to wait");
         Assert.False(poll.IsCompleted);
 
         var watch = Stopwatch.StartNew();

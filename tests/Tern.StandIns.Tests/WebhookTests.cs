@@ -109,8 +109,8 @@ public sealed class WebhookTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var h = await Harness.StartAsync(FastRetries());
-        var poll = h.GetUpdatesAsync(h.BotA, timeout: 10);
-        await Task.Delay(300);
+        var poll = h.GetUpdatesAsync(h.BotA, timeout: 25);
+        await WaitUntilAsync(() => h.Api.LongPollWaiting(h.BotA));
         h.Api.EnqueueMany(h.BotB, Harness.Bob, Harness.Bob, 3, i => "x");
         Assert.True((await h.CallAsync(h.BotA, "setWebhook", new { url = receiver.Url.ToString(), drop_pending_updates = true })).Ok);
 
@@ -153,8 +153,8 @@ public sealed class WebhookTests
         await WaitUntilAsync(() => receiver.Received.Count >= 2);
 
         Assert.True((await h.CallAsync(h.BotA, "deleteWebhook")).Ok);
-        // A push in flight when the webhook was deleted may still land; after that, none.
-        await Task.Delay(150);
+        // A push in flight when the webhook was deleted may still land; once the pusher has stopped, none.
+        await h.Api.WebhookPusherStopped(h.BotA).WaitAsync(Generous);
         var afterDelete = receiver.Received.Count;
         await Task.Delay(600);
         Assert.Equal(afterDelete, receiver.Received.Count);

@@ -28,6 +28,7 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     private readonly List<string> _problems = [];
     private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
     private TaskCompletionSource _open = Opened();
+    private int _pauseAt = int.MaxValue;
     private long _requests;
     private long _accepted;
     private long _serverErrors;
@@ -134,7 +135,25 @@ public sealed class LoopbackReceiver : IAsyncDisposable
 
     public void Resume()
     {
-        lock (_lock) _open.TrySetResult();
+        lock (_lock)
+        {
+            _pauseAt = int.MaxValue;
+            _open.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Pauses (as <see cref="Pause"/>) by itself the moment <paramref name="distinct"/> different messages are accepted:
+    /// a ceiling, so a test that acts at a lower count finds messages still undelivered however slow it is to act.
+    /// Requests already past the pause go on. <see cref="Resume"/> opens it again and lifts the ceiling.
+    /// </summary>
+    public void PauseAt(int distinct)
+    {
+        lock (_lock)
+        {
+            _pauseAt = distinct;
+            if (_acceptsBySource.Count >= distinct && _open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
     }
 
     /// <summary>Completes once <paramref name="count"/> different messages have been accepted.</summary>
@@ -278,6 +297,7 @@ public sealed class LoopbackReceiver : IAsyncDisposable
                 ids.Add(sourceId);
             }
             Interlocked.Increment(ref _accepted);
+            if (_acceptsBySource.Count >= _pauseAt && _open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
                 if (_acceptsBySource.Count < _waiters[i].Count) continue;

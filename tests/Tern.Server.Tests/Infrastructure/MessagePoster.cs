@@ -97,12 +97,16 @@ public sealed class MessagePoster : IDisposable
     /// <paramref name="parallelism"/> concurrent posters; a chat belongs to one poster, which sends its
     /// messages in order and waits for each answer. With <paramref name="stopOnConnectionError"/>, a poster
     /// whose request fails (the server died) counts it as unanswered and stops; otherwise the error fails the test.
-    /// Pass <paramref name="into"/> to watch the counts while posting goes on.
+    /// Pass <paramref name="into"/> to watch the counts while posting goes on. With <paramref name="holdAfter"/>, the POSTs
+    /// past the first that many send half their body and hold the rest until <paramref name="released"/>: they stay in
+    /// flight, and posting cannot finish, until the test says so.
     /// </summary>
     public async Task<PostSummary> PostManyAsync(string prefix, int chats, int perChat, int parallelism = 8, int textLength = 32,
-        bool stopOnConnectionError = false, PostSummary? into = null, CancellationToken cancellationToken = default)
+        bool stopOnConnectionError = false, PostSummary? into = null, int holdAfter = int.MaxValue, Task? released = null,
+        CancellationToken cancellationToken = default)
     {
         var summary = into ?? new PostSummary();
+        var started = 0;
         var padding = new string('x', Math.Max(0, textLength - 16));
         var posters = Enumerable.Range(0, parallelism).Select(poster => Task.Run(async () =>
         {
@@ -115,7 +119,17 @@ public sealed class MessagePoster : IDisposable
                     HttpResponseMessage response;
                     try
                     {
-                        response = await PostAsync(Body(id, ChatName(prefix, chat), $"message {n} {padding}"), cancellationToken: cancellationToken);
+                        var body = Body(id, ChatName(prefix, chat), $"message {n} {padding}");
+                        if (Interlocked.Increment(ref started) > holdAfter)
+                        {
+                            using var held = new HeldContent(body, released ?? Task.CompletedTask);
+                            held.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                            response = await SendAsync(held, body, cancellationToken: cancellationToken);
+                        }
+                        else
+                        {
+                            response = await PostAsync(body, cancellationToken: cancellationToken);
+                        }
                     }
                     catch (HttpRequestException) when (stopOnConnectionError)
                     {
@@ -138,6 +152,27 @@ public sealed class MessagePoster : IDisposable
         from chat in Enumerable.Range(0, chats) from n in Enumerable.Range(0, perChat) select MessageId(prefix, chat, n);
 
     public void Dispose() => _http.Dispose();
+}
+
+/// <summary>A body of which the first half is sent at once and the rest once <paramref name="released"/> completes.</summary>
+public sealed class HeldContent(byte[] body, Task released) : HttpContent
+{
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        var half = body.Length / 2;
+        await stream.WriteAsync(body.AsMemory(0, half), cancellationToken);
+        await stream.FlushAsync(cancellationToken);
+        await released.WaitAsync(cancellationToken);
+        await stream.WriteAsync(body.AsMemory(half), cancellationToken);
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = body.Length;
+        return true;
+    }
 }
 
 /// <summary>A body sent with chunked transfer encoding: no Content-Length, so the server only learns the size by reading.</summary>

@@ -99,11 +99,15 @@ public sealed class TelegramIngressTests(ITestOutputHelper output)
         Assert.Contains("409", status.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Contains("webhook", status.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
-        // Slowly: 2 s, then 4 s, then 8 s between tries — a handful of calls in 8 s, not a hot loop.
-        await Task.Delay(TimeSpan.FromSeconds(8));
-        var polls = rig.Telegram.Calls.Count(c => c.Method == "getUpdates");
-        output.WriteLine($"getUpdates calls during the conflict: {polls}");
-        Assert.InRange(polls, 2, 4);
+        // Slowly: 2 s, then 4 s, then 8 s between tries, not a hot loop. Measured between the calls' arrivals (a busy
+        // machine only spreads them), once three calls have come, however long they take to come.
+        await Eventually.UntilAsync(() => rig.Telegram.Calls.Count(c => c.Method == "getUpdates") >= 3, TimeSpan.FromSeconds(60),
+            () => $"{rig.Telegram.Calls.Count(c => c.Method == "getUpdates")} getUpdates calls");
+        var polls = rig.Telegram.Calls.Where(c => c.Method == "getUpdates").Select(c => c.ArrivedAt).Order().Take(3).ToArray();
+        var gaps = polls.Zip(polls.Skip(1), (a, b) => System.Diagnostics.Stopwatch.GetElapsedTime(a, b)).ToArray();
+        output.WriteLine($"getUpdates retries during the conflict after {string.Join(" s, ", gaps.Select(g => g.TotalSeconds.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))} s");
+        Assert.True(gaps[0] >= TimeSpan.FromSeconds(1.95), $"the first retry came after {gaps[0]}, not 2 s");
+        Assert.True(gaps[1] >= TimeSpan.FromSeconds(3.95), $"the second retry came after {gaps[1]}, not 4 s");
 
         using (var delete = await http.PostAsJsonAsync(new Uri(rig.Telegram.BaseUrl, $"./bot{bot.Token}/deleteWebhook"), new { }))
         {

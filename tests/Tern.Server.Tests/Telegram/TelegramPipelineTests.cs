@@ -64,25 +64,49 @@ public sealed class TelegramPipelineTests(ITestOutputHelper output)
         var (rig, source, destination, ids) = await ForwarderAsync(chats, new StandInOptions { EnforceLimits = false });
         await using var _ = rig;
 
-        // Updates keep arriving while tern runs, so the kill also lands between a getUpdates and its commit.
-        using var producing = new CancellationTokenSource();
+        // Updates keep arriving while tern runs, a wave (25 a chat) whenever tern has taken most of the last one,
+        // but at most three quarters of them before the kill: the rest waits for the test to say so after it.
+        const int wave = 25, waves = perChat / wave, beforeKill = waves * 3 / 4;
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var produced = 0;
         var producer = Task.Run(async () =>
         {
-            for (var i = 0; i < perChat; i += 25)
+            for (var w = 0; w < waves; w++)
             {
+                if (w < beforeKill - 1)
+                {
+                    while (rig.Telegram.PendingUpdates(source) >= chats * wave) await Task.Delay(20);
+                }
+                else
+                {
+                    // The last wave before the kill comes once confirmations are held, so tern takes a page of it
+                    // that Telegram does not forget; the others come after the kill.
+                    await (w == beforeKill - 1 ? holding.Task : killed.Task);
+                }
+
                 foreach (var chat in ids)
                 {
-                    var from = i;
-                    rig.Telegram.EnqueueMany(source, chat, chat, 25, n => Text(chat, from + n));
+                    var from = w * wave;
+                    rig.Telegram.EnqueueMany(source, chat, chat, wave, n => Text(chat, from + n));
                 }
-                await Task.Delay(150);
+                Volatile.Write(ref produced, (w + 1) * wave * chats);
             }
         });
 
         var first = await rig.StartTernAsync(output, settings);
         try
         {
-            await Eventually.UntilAsync(() => rig.Telegram.Sent.Count >= total / 2, TimeSpan.FromSeconds(180), () => $"{rig.Telegram.Sent.Count} sent; {rig.Home.Database.Describe()}");
+            // Half is sent out of at most (beforeKill - 1) waves: then updates are still to come.
+            await Eventually.UntilAsync(() => rig.Telegram.Sent.Count >= total / 2 || producer.IsFaulted, TimeSpan.FromSeconds(180),
+                () => $"{rig.Telegram.Sent.Count} sent of {Volatile.Read(ref produced)} produced; {rig.Home.Database.Describe()}");
+            Assert.False(producer.IsFaulted, producer.Exception?.ToString());
+            // The kill lands between a getUpdates and its commit at Telegram: tern has stored a page and asks
+            // for the next one with an offset that would confirm it, and Telegram holds that call back.
+            rig.Telegram.HoldConfirmations(source);
+            holding.SetResult();
+            await Eventually.UntilAsync(() => rig.Telegram.HeldGetUpdates(source) >= 1, TimeSpan.FromSeconds(120),
+                () => $"no confirming getUpdates held; {rig.Telegram.PendingUpdates(source)} unconfirmed; {rig.Home.Database.Describe()}");
             first.Kill();
             await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
         }
@@ -90,11 +114,19 @@ public sealed class TelegramPipelineTests(ITestOutputHelper output)
         {
             await first.DisposeAsync();
         }
+        // The held call went with the process, confirming nothing.
+        await Eventually.UntilAsync(() => rig.Telegram.HeldGetUpdates(source) == 0, TimeSpan.FromSeconds(30), () => "the stand-in still holds a getUpdates of the killed process");
         var sentAtKill = rig.Telegram.Sent.Count;
-        Assert.False(producer.IsCompleted, "all updates had arrived before the kill; it tested only the sending side");
-        output.WriteLine($"SIGKILLed with {sentAtKill} of {total} sent; {rig.Telegram.PendingUpdates(source)} updates unconfirmed at Telegram; {rig.Home.Database.Describe()}");
-        Assert.InRange(sentAtKill, total / 2, total - 1);
+        var producedAtKill = Volatile.Read(ref produced);
+        var unconfirmedAtKill = rig.Telegram.PendingUpdates(source);
+        output.WriteLine($"SIGKILLed with {sentAtKill} of {total} sent, {producedAtKill} produced; {unconfirmedAtKill} updates unconfirmed at Telegram; {rig.Home.Database.Describe()}");
+        Assert.Equal(beforeKill * wave * chats, producedAtKill);
+        Assert.InRange(sentAtKill, total / 2, producedAtKill);
+        Assert.True(unconfirmedAtKill > 0, "the kill did not land between a getUpdates and its confirmation");
+        rig.Telegram.ReleaseConfirmations(source);
+        killed.SetResult();
         await producer;
+        Assert.Equal(total, Volatile.Read(ref produced));
 
         await using var second = await rig.StartTernAsync(output, settings);
         await Eventually.UntilAsync(() => ids.All(chat => rig.TextsIn(chat, destination).Distinct().Count() >= perChat), TimeSpan.FromSeconds(240),

@@ -49,7 +49,8 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         await using var tern = await rig.StartTernAsync(output);
         await Eventually.UntilAsync(() => rig.Telegram.SentTo(-2001).Count >= 16 && rig.Telegram.SentTo(-2002).Count >= 16 && rig.Telegram.SentTo(-2003).Count >= 11,
             TimeSpan.FromSeconds(60), () => $"sent: {rig.Telegram.SentTo(-2001).Count}, {rig.Telegram.SentTo(-2002).Count}, {rig.Telegram.SentTo(-2003).Count}; {rig.Home.Database.Describe()}");
-        await Task.Delay(500);
+        // Nothing more is on its way: whatever else would have been sent was sent by the time the outbox is empty.
+        await Eventually.UntilAsync(async () => (await tern.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), rig.Home.Database.Describe);
 
         // Same bot, copy: albums by copyMessages, one group each; everything else copyMessage.
         var copied = Groups(rig.Telegram.SentTo(-2001));

@@ -47,6 +47,7 @@ public sealed partial class BotApiStandIn
         var offset = p.Long("offset");
         var limit = p.Int("limit", 100, 1, 100);
         var timeout = p.Int("timeout", 0, 0, LongPollMaxTimeout);
+        await WhileConfirmationsHeldAsync(bot, offset, aborted);
         LongPoll poll;
         Task arrived;
         lock (_gate)
@@ -101,6 +102,86 @@ public sealed partial class BotApiStandIn
                 if (bot.ActivePoll == poll) bot.ActivePoll = null;
             }
         }
+    }
+
+    /// <summary>
+    /// Holds every getUpdates that would confirm (forget) an update back, while
+    /// <see cref="HoldConfirmations"/> is in force: it waits before anything of it is applied.
+    /// A call that would confirm nothing goes through.
+    /// </summary>
+    private async Task WhileConfirmationsHeldAsync(BotState bot, long offset, CancellationToken aborted)
+    {
+        while (true)
+        {
+            Task released;
+            lock (_gate)
+            {
+                if (bot.ConfirmationHold is not { } hold || !WouldConfirm(bot, offset)) return;
+                released = hold.Task;
+                bot.HeldGetUpdates++;
+            }
+
+            try
+            {
+                await released.WaitAsync(aborted).WaitAsync(_disposing.Token);
+            }
+            finally
+            {
+                lock (_gate) bot.HeldGetUpdates--;
+            }
+        }
+    }
+
+    private static bool WouldConfirm(BotState bot, long offset) =>
+        offset > 0 ? bot.Pending.First is { } first && first.UpdateId < offset : offset < 0 && bot.Pending.Count > -offset;
+
+    /// <summary>
+    /// From now on, a getUpdates of the bot whose offset would confirm an update waits, before it is
+    /// applied, until <see cref="ReleaseConfirmations"/>: the client has taken updates Telegram has not
+    /// forgotten. A held call whose client goes away applies nothing. Calls that confirm nothing are answered as usual.
+    /// </summary>
+    public void HoldConfirmations(StandInBot bot)
+    {
+        lock (_gate)
+        {
+            var state = RequireBot(bot);
+            state.ConfirmationHold ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>Ends <see cref="HoldConfirmations"/>: the held calls go on, in no particular order.</summary>
+    public void ReleaseConfirmations(StandInBot bot)
+    {
+        TaskCompletionSource? hold;
+        lock (_gate)
+        {
+            var state = RequireBot(bot);
+            hold = state.ConfirmationHold;
+            state.ConfirmationHold = null;
+        }
+
+        hold?.TrySetResult();
+    }
+
+    /// <summary>getUpdates calls of the bot that <see cref="HoldConfirmations"/> holds back now.</summary>
+    public int HeldGetUpdates(StandInBot bot)
+    {
+        lock (_gate) return RequireBot(bot).HeldGetUpdates;
+    }
+
+    /// <summary>
+    /// Completes when the pusher of the bot's latest webhook has stopped (after deleteWebhook or a new setWebhook):
+    /// its last push has been answered or abandoned, and it pushes no more.
+    /// </summary>
+    public Task WebhookPusherStopped(StandInBot bot)
+    {
+        lock (_gate) return RequireBot(bot).LastPusher;
+    }
+
+    /// <summary>Whether a long poll of the bot is waiting for updates now.</summary>
+    public bool LongPollWaiting(StandInBot bot)
+    {
+        lock (_gate) return RequireBot(bot).ActivePoll is not null;
     }
 
     private JsonArray RenderUpdates(BotState bot, List<PendingUpdate> updates)
@@ -197,6 +278,7 @@ public sealed partial class BotApiStandIn
             bot.ActivePoll = null;
             bot.Webhook = hook;
             hook.Pusher = Task.Run(() => PushAsync(bot, hook, previous?.Pusher));
+            bot.LastPusher = hook.Pusher;
         }
 
         return (true, "Webhook was set");

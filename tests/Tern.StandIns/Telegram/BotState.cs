@@ -111,7 +111,16 @@ internal sealed class BotState(StandInBot bot, long firstUpdateId)
 
     public LongPoll? ActivePoll { get; set; }
 
+    /// <summary>Set while the test holds confirmations back; completed (and cleared) when it releases them.</summary>
+    public TaskCompletionSource? ConfirmationHold { get; set; }
+
+    /// <summary>getUpdates calls waiting on <see cref="ConfirmationHold"/> now.</summary>
+    public int HeldGetUpdates { get; set; }
+
     public WebhookConfig? Webhook { get; set; }
+
+    /// <summary>The pusher of the latest webhook, kept after the webhook is deleted.</summary>
+    public Task LastPusher { get; set; } = Task.CompletedTask;
 
     public HashSet<long> BlockedIn { get; } = [];
 

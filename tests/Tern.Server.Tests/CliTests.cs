@@ -19,6 +19,9 @@ public sealed class CliTests
         { "Tern:Ingress:MaxBodyBytes", ["--Tern:Ingress:MaxBodyBytes=huge"] },
         { "Tern:Storage:Synchronous", ["--Tern:Storage:Synchronous=sometimes"] },
         { "Tern:Storage:Engine", ["--Tern:Storage:Engine=oracle"] },
+        // A channel type's own settings are read with the rest, before anything is opened.
+        { "Tern:Telegram:PollTimeout", ["--Tern:Telegram:PollTimeout=forever"] },
+        { "Tern:Telegram:PolTimeout", ["--Tern:Telegram:PolTimeout=5s"] },
         { "Tern:Dispatcher:Capacity", ["--Tern:Dispatcher:Capacity=-1"] },
     };
 
@@ -70,6 +73,7 @@ public sealed class CliTests
         { "--colour", ["--id", "c1", "--colour", "red"] },
         { "Tern:Storage:Synchronous", ["--id", "c1", "--Tern:Storage:Synchronous=sometimes"] },
         { "Tern:Storage:Engine", ["--id", "c1", "--Tern:Storage:Engine=oracle"] },
+        { "Tern:Telegram:CallTimeout", ["--id", "c1", "--Tern:Telegram:CallTimeout=0s"] },
     };
 
     [Theory]

@@ -48,3 +48,31 @@ public static class TelegramRegistration
         protected override Task ExecuteAsync(CancellationToken stoppingToken) => supervisor.RunAsync(stoppingToken);
     }
 }
+
+/// <summary>Telegram as a module of the host: its settings under <c>Tern:Telegram</c>, then <see cref="TelegramRegistration.AddTelegramChannel"/>.</summary>
+public sealed class TelegramModule : IChannelModule
+{
+    private TelegramIngressOptions? _ingress;
+
+    public string Type => TelegramChannelType.TypeName;
+
+    /// <summary>The settings read (null before <see cref="ReadSettings"/>).</summary>
+    public TelegramIngressOptions? Ingress => _ingress;
+
+    public void ReadSettings(IChannelSettingsReader settings)
+    {
+        var ingress = new TelegramIngressOptions
+        {
+            PollTimeout = settings.Duration("Tern:Telegram:PollTimeout", TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(50)),
+            PublicUrl = settings.OptionalHttpUrl("Tern:Http:PublicUrl"),
+            ConflictRetry = settings.Duration("Tern:Telegram:ConflictRetry", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+            ErrorRetry = settings.Duration("Tern:Telegram:ErrorRetry", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
+            CallTimeout = settings.Duration("Tern:Telegram:CallTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
+        };
+        if (ingress.ConflictRetryMax < ingress.ConflictRetry) ingress.ConflictRetryMax = ingress.ConflictRetry;
+        _ingress = ingress;
+    }
+
+    public void Register(IServiceCollection services, ChannelHostOptions host) =>
+        services.AddTelegramChannel(_ingress ?? throw new InvalidOperationException("Telegram settings were not read"), host.SendWindowChats, host.SendTimeout);
+}

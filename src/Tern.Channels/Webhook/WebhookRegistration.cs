@@ -21,3 +21,15 @@ public static class WebhookRegistration
         return services;
     }
 }
+
+/// <summary>Plain HTTP webhooks as a module of the host: no settings of their own.</summary>
+public sealed class WebhookModule : IChannelModule
+{
+    public string Type => ChannelTypes.Webhook;
+
+    public void ReadSettings(IChannelSettingsReader settings)
+    {
+    }
+
+    public void Register(IServiceCollection services, ChannelHostOptions host) => services.AddWebhookChannel(host.SendTimeout);
+}

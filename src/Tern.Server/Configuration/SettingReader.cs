@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Tern.Channels;
 
 namespace Tern.Server.Configuration;
 
@@ -8,7 +9,7 @@ namespace Tern.Server.Configuration;
 /// turns every bad value into a <see cref="ConfigurationException"/> that names the key. It remembers
 /// which keys it was asked about so unknown keys under <c>Tern:</c> (typos) can be reported too.
 /// </summary>
-public sealed class SettingReader(IConfiguration configuration)
+public sealed class SettingReader(IConfiguration configuration) : IChannelSettingsReader
 {
     private readonly HashSet<string> _known = new(StringComparer.OrdinalIgnoreCase);
 

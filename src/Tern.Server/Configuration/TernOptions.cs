@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Configuration;
-using Tern.Channels.Telegram;
+using Tern.Channels;
 using Tern.Channels.Webhook;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
@@ -30,7 +30,8 @@ public sealed class TernOptions
     public required TimeSpan StatsInterval { get; init; }
     public required LogFileOptions? LogFile { get; init; }
     public required ApiOptions Api { get; init; }
-    public required TelegramIngressOptions Telegram { get; init; }
+    /// <summary>Every channel type, with the settings it read for itself (<see cref="TernChannels"/>).</summary>
+    public required IReadOnlyList<IChannelModule> Channels { get; init; }
     public required int ChatLimitWindows { get; init; }
     public required TimeSpan RetainMessageLinks { get; init; }
 
@@ -108,24 +109,23 @@ public sealed class TernOptions
                 MaxConcurrentRequests: s.WholeNumber("Tern:Api:MaxConcurrentRequests", 64, 1, 10_000),
                 MaxBodyBytes: (int)s.Size("Tern:Api:MaxBodyBytes", 64 * 1024, 1024, 16L << 20),
                 KeyCacheCapacity: s.WholeNumber("Tern:Api:KeyCacheCapacity", plan.HotReadEntries, 1, 1_000_000)),
-            Telegram = new TelegramIngressOptions
-            {
-                PollTimeout = s.Duration("Tern:Telegram:PollTimeout", TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(50)),
-                PublicUrl = s.OptionalHttpUrl("Tern:Http:PublicUrl"),
-                ConflictRetry = s.Duration("Tern:Telegram:ConflictRetry", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
-                ErrorRetry = s.Duration("Tern:Telegram:ErrorRetry", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
-                CallTimeout = s.Duration("Tern:Telegram:CallTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
-            },
+            Channels = ReadChannels(s),
             ChatLimitWindows = s.WholeNumber("Tern:Memory:ChatLimitWindows", plan.SendWindowChats, 16, 10_000_000),
             RetainMessageLinks = s.Duration("Tern:Retention:MessageLinks", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650)),
         };
-        if (options.Telegram.ConflictRetryMax < options.Telegram.ConflictRetry) options.Telegram.ConflictRetryMax = options.Telegram.ConflictRetry;
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
             throw new ConfigurationException("Tern:Sender:BackoffMax", "must not be smaller than Tern:Sender:BackoffBase");
         }
         s.RejectUnknown("Tern");
         return options;
+    }
+
+    private static IReadOnlyList<IChannelModule> ReadChannels(SettingReader s)
+    {
+        var modules = TernChannels.Create();
+        foreach (var module in modules) module.ReadSettings(s);
+        return modules;
     }
 
     private static string? ReadAdminKey(SettingReader s)

@@ -5,8 +5,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Channels;
 using Tern.Channels.Http;
-using Tern.Channels.Telegram;
-using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
@@ -95,11 +93,13 @@ internal static class TernComposition
         return services;
     }
 
-    /// <summary>Every channel type Tern knows: one line each. The server and the CLI both take them from here.</summary>
-    public static IServiceCollection AddTernChannels(this IServiceCollection services, TernOptions options) =>
-        services
-            .AddWebhookChannel(options.SendTimeout)
-            .AddTelegramChannel(options.Telegram, options.ChatLimitWindows, options.SendTimeout);
+    /// <summary>Every channel type of <see cref="TernChannels"/>, with the settings each read. The server and the CLI both take them from here.</summary>
+    public static IServiceCollection AddTernChannels(this IServiceCollection services, TernOptions options)
+    {
+        var host = new ChannelHostOptions(options.SendTimeout, options.ChatLimitWindows);
+        foreach (var module in options.Channels) module.Register(services, host);
+        return services;
+    }
 
     /// <summary>What the CLI and the API both need of an engine: everything but the pipeline's inbox and outbox.</summary>
     public static IServiceCollection AddTernCatalogStorage(this IServiceCollection services, IStorageEngine storage)

@@ -1,6 +1,6 @@
 -- Channels and routes belong to a tenant; operator-made ones to 'default'.
 ALTER TABLE channels ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
--- Platform-specific settings (JSON object), e.g. a Telegram bot token and ingress mode.
+-- Platform-specific settings (JSON object), e.g. a bot token and its ingress mode.
 ALTER TABLE channels ADD COLUMN settings TEXT NULL;
 ALTER TABLE routes ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
 -- Platform-specific routing options (JSON object): filters, transforms, copy or forward.

@@ -20,7 +20,7 @@ CREATE TABLE message_links (
 ) WITHOUT ROWID;
 CREATE INDEX ix_message_links_created ON message_links (created_at);
 
--- Chats that got a new id (a Telegram group upgraded to a supergroup).
+-- Chats that got a new id (a platform may give a chat a new one, e.g. when a group is upgraded).
 CREATE TABLE chat_migrations (
     channel_id  TEXT NOT NULL,
     old_chat    TEXT NOT NULL,

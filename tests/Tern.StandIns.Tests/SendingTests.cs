@@ -6,6 +6,43 @@ namespace Tern.StandIns.Tests;
 public sealed class SendingTests
 {
     [Fact]
+    public async Task Held_answers_leave_a_send_done_but_unanswered_until_released()
+    {
+        await using var h = await Harness.StartAsync();
+        h.Api.HoldAnswers(h.BotA);
+        var send = h.CallAsync(h.BotA, "sendMessage", new { chat_id = Harness.Alice, text = "made, not answered" });
+        await Harness.UntilAsync(() => h.Api.HeldAnswers(h.BotA) == 1, "the answer to be held");
+        Assert.False(send.IsCompleted);
+        Assert.Equal("made, not answered", Assert.Single(h.Api.SentTo(Harness.Alice)).Text);
+        // Other methods, and other bots, are answered meanwhile.
+        Assert.True((await h.CallAsync(h.BotA, "getMe")).Ok);
+        Assert.True((await h.CallAsync(h.BotB, "sendMessage", new { chat_id = Harness.Bob, text = "b" })).Ok);
+
+        h.Api.ReleaseAnswers(h.BotA);
+        var answer = await send.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(answer.Ok);
+        Assert.Equal(h.Api.SentTo(Harness.Alice)[0].MessageId, answer.Result.GetProperty("message_id").GetInt32());
+        Assert.Equal(0, h.Api.HeldAnswers(h.BotA));
+        Assert.True((await h.CallAsync(h.BotA, "sendMessage", new { chat_id = Harness.Alice, text = "answered at once" })).Ok);
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_away_while_its_answer_is_held_leaves_the_message_sent()
+    {
+        await using var h = await Harness.StartAsync();
+        h.Api.HoldAnswers(h.BotA);
+        using var gone = new CancellationTokenSource();
+        var send = h.CallAsync(h.BotA, "sendMessage", new { chat_id = Harness.Alice, text = "x" }, gone.Token);
+        await Harness.UntilAsync(() => h.Api.HeldAnswers(h.BotA) == 1, "the answer to be held");
+
+        await gone.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        await Harness.UntilAsync(() => h.Api.HeldAnswers(h.BotA) == 0, "the stand-in to see the client go");
+        Assert.Single(h.Api.SentTo(Harness.Alice));
+        h.Api.ReleaseAnswers(h.BotA);
+    }
+
+    [Fact]
     public async Task SendMessage_returns_the_Message_with_per_chat_increasing_ids_and_records_it()
     {
         await using var h = await Harness.StartAsync();

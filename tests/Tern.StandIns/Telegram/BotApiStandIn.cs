@@ -336,6 +336,7 @@ public sealed partial class BotApiStandIn : IAsyncDisposable
             if (SendingMethods.Contains(method)) Admit(bot, method, chatId, arrivedAt);
             var (result, description) = await InvokeAsync(bot, method, parameters, arrivedAt, context.RequestAborted);
             Record(bot, method, chatId, 200, null, arrivedAt);
+            if (SendingMethods.Contains(method)) await WhileAnswersHeldAsync(bot, context.RequestAborted);
             await WriteResultAsync(context, result, description);
         }
         catch (BotApiException error)
@@ -393,6 +394,60 @@ public sealed partial class BotApiStandIn : IAsyncDisposable
                 return (SendChatAction(bot, p), null);
             default:
                 return (SendMedia(bot, method, p, arrivedAt), null);
+        }
+    }
+
+    /// <summary>
+    /// From now on, a sending or edit call of the bot that succeeds is done (its message is in <see cref="Sent"/>)
+    /// but not answered until <see cref="ReleaseAnswers"/>: the client has a send in flight that Telegram has made.
+    /// A client that goes away meanwhile never learns that it was made.
+    /// </summary>
+    public void HoldAnswers(StandInBot bot)
+    {
+        lock (_gate)
+        {
+            var state = RequireBot(bot);
+            state.AnswerHold ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>Ends <see cref="HoldAnswers"/>: the held answers go out.</summary>
+    public void ReleaseAnswers(StandInBot bot)
+    {
+        TaskCompletionSource? hold;
+        lock (_gate)
+        {
+            var state = RequireBot(bot);
+            hold = state.AnswerHold;
+            state.AnswerHold = null;
+        }
+
+        hold?.TrySetResult();
+    }
+
+    /// <summary>Sending calls of the bot that are done but that <see cref="HoldAnswers"/> keeps unanswered now.</summary>
+    public int HeldAnswers(StandInBot bot)
+    {
+        lock (_gate) return RequireBot(bot).HeldAnswers;
+    }
+
+    private async Task WhileAnswersHeldAsync(BotState bot, CancellationToken aborted)
+    {
+        Task released;
+        lock (_gate)
+        {
+            if (bot.AnswerHold is not { } hold) return;
+            released = hold.Task;
+            bot.HeldAnswers++;
+        }
+
+        try
+        {
+            await released.WaitAsync(aborted).WaitAsync(_disposing.Token);
+        }
+        finally
+        {
+            lock (_gate) bot.HeldAnswers--;
         }
     }
 

@@ -117,6 +117,12 @@ internal sealed class BotState(StandInBot bot, long firstUpdateId)
     /// <summary>getUpdates calls waiting on <see cref="ConfirmationHold"/> now.</summary>
     public int HeldGetUpdates { get; set; }
 
+    /// <summary>Set while the test holds the answers to sending calls back; completed (and cleared) when it releases them.</summary>
+    public TaskCompletionSource? AnswerHold { get; set; }
+
+    /// <summary>Sending calls done but not answered, waiting on <see cref="AnswerHold"/> now.</summary>
+    public int HeldAnswers { get; set; }
+
     public WebhookConfig? Webhook { get; set; }
 
     /// <summary>The pusher of the latest webhook, kept after the webhook is deleted.</summary>

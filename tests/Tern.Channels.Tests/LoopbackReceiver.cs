@@ -1,110 +1,61 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
-using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Tern.StandIns.Http;
+using Shared = Tern.StandIns.Http.LoopbackReceiver;
 
 namespace Tern.Channels.Tests;
 
 /// <summary>
-/// A real Kestrel server on 127.0.0.1 with a free port. What it answers is chosen by the path:
-/// <c>/{test-id}/{behaviour}/{args…}</c>; every request is recorded under its path.
+/// The shared loopback receiver as an xunit fixture, answering by the path: <c>/{test-id}/{behaviour}/{args…}</c>;
+/// every request is recorded under its path.
 /// </summary>
 public sealed class LoopbackReceiver : IAsyncLifetime
 {
-    private readonly ConcurrentQueue<ReceivedRequest> _requests = new();
-    private WebApplication? _app;
+    private Shared? _receiver;
 
-    public Uri BaseUri { get; private set; } = null!;
+    public Uri BaseUri => _receiver!.BaseUrl;
 
-    public IReadOnlyList<ReceivedRequest> RequestsTo(string path) => _requests.Where(r => r.Path == path).ToList();
+    public IReadOnlyList<RecordedRequest> RequestsTo(string path) => _receiver!.RequestsTo(path);
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        _app = builder.Build();
-        _app.Run(HandleAsync);
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        BaseUri = new Uri(address.EndsWith('/') ? address : address + "/");
+        _receiver = await Shared.StartAsync();
+        _receiver.Respond = ByPath;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+        if (_receiver is not null) await _receiver.DisposeAsync();
     }
 
-    private async Task HandleAsync(HttpContext context)
+    private static Reply ByPath(RecordedRequest request)
     {
-        var request = context.Request;
-        using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, context.RequestAborted);
-        _requests.Enqueue(new ReceivedRequest(
-            request.Method,
-            request.Path.Value ?? "",
-            request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
-            body.ToArray()));
-
-        var segments = (request.Path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var segments = request.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var behaviour = segments.Length > 1 ? segments[1] : "";
         var args = segments.Skip(2).ToArray();
-        var response = context.Response;
+        int Status() => int.Parse(args[0], CultureInfo.InvariantCulture);
         switch (behaviour)
         {
             case "json":
                 // /{id}/json/{status}/{raw JSON, URL-escaped}
-                response.StatusCode = int.Parse(args[0], CultureInfo.InvariantCulture);
-                response.ContentType = "application/json";
-                await response.WriteAsync(Uri.UnescapeDataString(args[1]), context.RequestAborted);
-                break;
+                return new Reply(Status()) { ContentType = "application/json", Body = Uri.UnescapeDataString(args[1]) };
             case "text":
-                response.StatusCode = int.Parse(args[0], CultureInfo.InvariantCulture);
-                response.ContentType = "text/plain";
-                await response.WriteAsync(Uri.UnescapeDataString(args[1]), context.RequestAborted);
-                break;
+                return Reply.Text(Status(), Uri.UnescapeDataString(args[1]));
             case "status":
-                response.StatusCode = int.Parse(args[0], CultureInfo.InvariantCulture);
-                if (args.Length > 1) response.Headers.RetryAfter = Uri.UnescapeDataString(args[1]);
-                if (response.StatusCode != StatusCodes.Status204NoContent)
+                var status = Status();
+                return new Reply(status)
                 {
-                    response.ContentType = "text/plain";
-                    await response.WriteAsync($"error body for {args[0]}", context.RequestAborted);
-                }
-                break;
+                    RetryAfter = args.Length > 1 ? Uri.UnescapeDataString(args[1]) : null,
+                    ContentType = status == 204 ? null : "text/plain",
+                    Body = status == 204 ? null : $"error body for {args[0]}",
+                };
             case "long-body":
-                response.StatusCode = int.Parse(args[0], CultureInfo.InvariantCulture);
-                response.ContentType = "text/plain";
-                await response.WriteAsync(new string('b', 1_000), context.RequestAborted);
-                break;
+                return Reply.Text(Status(), new string('b', 1_000));
             case "redirect":
-                response.StatusCode = int.Parse(args[0], CultureInfo.InvariantCulture);
-                response.Headers.Location = "/" + segments[0] + "/redirect-target";
-                break;
+                return new Reply(Status()) { Location = "/" + segments[0] + "/redirect-target" };
             case "slow":
-                await Task.Delay(Timeout.Infinite, context.RequestAborted);
-                break;
+                return new Reply { Hang = true };
             default:
-                response.StatusCode = StatusCodes.Status200OK;
-                break;
+                return Reply.Ok;
         }
     }
-}
-
-public sealed record ReceivedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, byte[] Body)
-{
-    public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
-
-    public string BodyText => Encoding.UTF8.GetString(Body);
 }

@@ -1,85 +1,54 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Tern.StandIns.Http;
 
 namespace Tern.StandIns.Tests;
 
 /// <summary>One POST the receiver got.</summary>
 public sealed record ReceivedPush(long UpdateId, string? Secret, string? ContentType, JsonElement Body, int AnsweredStatus);
 
-/// <summary>A loopback HTTP endpoint standing in for the bot's webhook: answers from a script, records what it got.</summary>
+/// <summary>The bot's webhook for these tests: the shared <see cref="LoopbackReceiver"/> at <c>/hook</c>, answering from a script, read as Bot API pushes.</summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
-    private readonly Lock _lock = new();
-    private readonly Queue<int> _script = new();
-    private readonly List<ReceivedPush> _received = [];
+    private readonly LoopbackReceiver _receiver;
 
-    private WebhookReceiver(WebApplication app) => _app = app;
+    private WebhookReceiver(LoopbackReceiver receiver) => _receiver = receiver;
 
-    public Uri Url { get; private set; } = null!;
+    public Uri Url => _receiver.Url;
 
-    public IReadOnlyList<ReceivedPush> Received
-    {
-        get
-        {
-            lock (_lock) return [.. _received];
-        }
-    }
+    public IReadOnlyList<ReceivedPush> Received => [.. _receiver.Requests.Select(ToPush)];
 
+    /// <summary>Answers the first pushes with <paramref name="statuses"/>, in order, then 200.</summary>
     public static async Task<WebhookReceiver> StartAsync(params int[] statuses)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var receiver = new WebhookReceiver(app);
-        foreach (var status in statuses) receiver._script.Enqueue(status);
-        app.MapPost("/hook", (Func<HttpContext, Task>)receiver.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        receiver.Url = new Uri(new Uri(address), "/hook");
-        return receiver;
+        var receiver = await LoopbackReceiver.StartAsync("/hook", "POST");
+        receiver.Enqueue([.. statuses.Select(s => Reply.WithStatus(s))]);
+        return new WebhookReceiver(receiver);
     }
 
     /// <summary>Waits until <paramref name="count"/> pushes were answered 2xx.</summary>
     public async Task WhenAcknowledgedAsync(int count, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (Received.Count(r => r.AnsweredStatus is >= 200 and < 300) < count)
+        try
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"only {Received.Count} pushes arrived");
-            await Task.Delay(20);
+            await _receiver.WhenDistinctAtLeast(count).WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"only {Received.Count} pushes arrived");
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _receiver.DisposeAsync();
 
-    private async Task HandleAsync(HttpContext context)
+    private static ReceivedPush ToPush(RecordedRequest request)
     {
-        using var document = await JsonDocument.ParseAsync(context.Request.Body);
+        using var document = JsonDocument.Parse(request.Body);
         var body = document.RootElement.Clone();
-        int status;
-        lock (_lock)
-        {
-            status = _script.Count > 0 ? _script.Dequeue() : 200;
-            _received.Add(new ReceivedPush(
-                body.GetProperty("update_id").GetInt64(),
-                context.Request.Headers["X-Telegram-Bot-Api-Secret-Token"].FirstOrDefault(),
-                context.Request.ContentType,
-                body,
-                status));
-        }
-
-        context.Response.StatusCode = status;
+        return new ReceivedPush(
+            body.GetProperty("update_id").GetInt64(),
+            request.Header("X-Telegram-Bot-Api-Secret-Token"),
+            request.Header("Content-Type"),
+            body,
+            request.Status);
     }
 }

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Tern.Server.Tests.Infrastructure;
+using Tern.StandIns.Http;
 
 namespace Tern.Server.Tests.Api;
 

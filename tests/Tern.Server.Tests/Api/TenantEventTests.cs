@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Tern.Server.Tests.Infrastructure;
+using Tern.StandIns.Http;
 
 namespace Tern.Server.Tests.Api;
 

@@ -1,62 +1,57 @@
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Tern.StandIns.Http;
+using Shared = Tern.StandIns.Http.LoopbackReceiver;
 
 namespace Tern.Server.Tests.Infrastructure;
 
 /// <summary>
-/// A real HTTP receiver on loopback (Kestrel in the test process) standing in for a webhook
-/// destination. It checks what Tern sends (signature, delivery id and idempotency headers, body),
-/// records every delivery it accepts, and can be paused, slow, or faulty by a deterministic rule.
-/// A message accepted (answered 2xx) more than once is a duplicate.
+/// The shared loopback receiver (<see cref="Shared"/>) standing in for a webhook destination of routed messages.
+/// It checks what Tern sends (signature, delivery id and idempotency headers, body), records every delivery it
+/// accepts, and can be paused, slow, or faulty by a deterministic rule. A message accepted (answered 2xx) more
+/// than once is a duplicate.
 /// </summary>
 public sealed class LoopbackReceiver : IAsyncDisposable
 {
     public const string Path = "/inbox";
 
-    private readonly WebApplication _app;
+    private readonly Shared _receiver;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, int> _acceptsBySource = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _acceptedSources = new(StringComparer.Ordinal);
     private readonly Dictionary<long, int> _acceptsByDelivery = [];
     private readonly Dictionary<string, List<string>> _firstAcceptsByChat = new(StringComparer.Ordinal);
     private readonly List<string> _problems = [];
-    private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
-    private TaskCompletionSource _open = Opened();
-    private int _pauseAt = int.MaxValue;
-    private long _requests;
     private long _accepted;
     private long _serverErrors;
     private long _tooManyRequests;
     private long _badSignatures;
     private long _badRequests;
-    private int _inFlight;
-    private int _maxInFlight;
 
-    private LoopbackReceiver(WebApplication app, string secret)
+    private LoopbackReceiver(Shared receiver)
     {
-        _app = app;
-        Secret = secret;
+        _receiver = receiver;
+        receiver.BadSignatureStatus = null;
+        receiver.Respond = Respond;
     }
 
     /// <summary>Where Tern should POST: <c>http://127.0.0.1:port/inbox</c>.</summary>
-    public Uri Url { get; private set; } = null!;
+    public Uri Url => _receiver.Url;
 
     /// <summary>The outbound channel's secret; every request must carry a valid signature with it.</summary>
-    public string Secret { get; }
+    public string Secret => _receiver.Secret;
 
     /// <summary>Time spent on each request before answering (a slow destination).</summary>
-    public TimeSpan Delay { get; set; }
+    public TimeSpan Delay
+    {
+        get => _receiver.Delay;
+        set => _receiver.Delay = value;
+    }
 
     /// <summary>Injected failures; null accepts everything that is well-formed.</summary>
     public FaultRule? Faults { get; set; }
 
-    public long Requests => Interlocked.Read(ref _requests);
+    /// <summary>Requests that reached the receiver, held ones included.</summary>
+    public long Requests => _receiver.Arrived;
 
     /// <summary>Requests answered 2xx, duplicates included.</summary>
     public long Accepted => Interlocked.Read(ref _accepted);
@@ -70,27 +65,15 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     /// <summary>Requests refused because headers or body were not what Tern promises.</summary>
     public long BadRequests => Interlocked.Read(ref _badRequests);
 
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public int InFlight => _receiver.InFlight;
 
-    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+    public int MaxInFlight => _receiver.MaxInFlight;
 
     /// <summary>Different messages (by source id) accepted at least once.</summary>
-    public int DistinctMessages
-    {
-        get
-        {
-            lock (_lock) return _acceptsBySource.Count;
-        }
-    }
+    public int DistinctMessages => _receiver.DistinctAccepted;
 
     /// <summary>Extra acceptances of a message already accepted (by the inbound message id).</summary>
-    public int DuplicatesBySource
-    {
-        get
-        {
-            lock (_lock) return _acceptsBySource.Values.Sum(n => n - 1);
-        }
-    }
+    public int DuplicatesBySource => _receiver.RepeatedAccepts;
 
     /// <summary>Extra acceptances of a delivery id already accepted.</summary>
     public int DuplicatesByDelivery
@@ -109,80 +92,30 @@ public sealed class LoopbackReceiver : IAsyncDisposable
         }
     }
 
-    public static async Task<LoopbackReceiver> StartAsync(string secret = "outbound-secret-0123456789")
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
-        var app = builder.Build();
-        var receiver = new LoopbackReceiver(app, secret);
-        app.MapPost(Path, (Func<HttpContext, Task<IResult>>)receiver.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        receiver.Url = new Uri(new Uri(address), Path);
-        return receiver;
-    }
+    public static async Task<LoopbackReceiver> StartAsync(string secret = "outbound-secret-0123456789") =>
+        new(await Shared.StartAsync(Path, "POST", SignatureScheme.Body, secret));
 
     /// <summary>Holds every request until <see cref="Resume"/> (Tern sees its sends in flight).</summary>
-    public void Pause()
-    {
-        lock (_lock)
-        {
-            if (_open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-    }
+    public void Pause() => _receiver.Pause();
 
-    public void Resume()
-    {
-        lock (_lock)
-        {
-            _pauseAt = int.MaxValue;
-            _open.TrySetResult();
-        }
-    }
+    public void Resume() => _receiver.Resume();
 
     /// <summary>
     /// Pauses (as <see cref="Pause"/>) by itself the moment <paramref name="distinct"/> different messages are accepted:
     /// a ceiling, so a test that acts at a lower count finds messages still undelivered however slow it is to act.
     /// Requests already past the pause go on. <see cref="Resume"/> opens it again and lifts the ceiling.
     /// </summary>
-    public void PauseAt(int distinct)
-    {
-        lock (_lock)
-        {
-            _pauseAt = distinct;
-            if (_acceptsBySource.Count >= distinct && _open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-    }
+    public void PauseAt(int distinct) => _receiver.PauseAt(distinct);
 
     /// <summary>Completes once <paramref name="count"/> different messages have been accepted.</summary>
-    public Task WhenDistinctAtLeast(int count)
-    {
-        lock (_lock)
-        {
-            if (_acceptsBySource.Count >= count) return Task.CompletedTask;
-            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Add((count, reached));
-            return reached.Task;
-        }
-    }
+    public Task WhenDistinctAtLeast(int count) => _receiver.WhenDistinctAtLeast(count);
 
-    public bool HasAccepted(string sourceId)
-    {
-        lock (_lock) return _acceptsBySource.ContainsKey(sourceId);
-    }
+    public bool HasAccepted(string sourceId) => _receiver.HasAccepted(sourceId);
 
-    public int TimesAccepted(string sourceId)
-    {
-        lock (_lock) return _acceptsBySource.GetValueOrDefault(sourceId);
-    }
+    public int TimesAccepted(string sourceId) => _receiver.TimesAccepted(sourceId);
 
     /// <summary>Source ids (of <paramref name="expected"/>) never accepted.</summary>
-    public IReadOnlyList<string> Missing(IEnumerable<string> expected)
-    {
-        lock (_lock) return expected.Where(id => !_acceptsBySource.ContainsKey(id)).ToList();
-    }
+    public IReadOnlyList<string> Missing(IEnumerable<string> expected) => _receiver.Missing(expected);
 
     /// <summary>
     /// Chats whose messages were first accepted out of order. Message ids end in <c>-&lt;n&gt;</c>, posted in
@@ -215,107 +148,63 @@ public sealed class LoopbackReceiver : IAsyncDisposable
         $"receiver: {Requests} requests, {Accepted} accepted, {DistinctMessages} distinct messages, {DuplicatesBySource} duplicates, " +
         $"{ServerErrorsServed}×500, {TooManyRequestsServed}×429, {BadSignatures} bad signatures, {BadRequests} bad requests, {InFlight} in flight";
 
+    public ValueTask DisposeAsync() => _receiver.DisposeAsync();
+
     private static long SequenceOf(string id) => long.Parse(id.AsSpan(id.LastIndexOf('-') + 1), NumberStyles.None, CultureInfo.InvariantCulture);
 
-    private static TaskCompletionSource Opened()
+    private Reply Respond(RecordedRequest request)
     {
-        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        open.SetResult();
-        return open;
-    }
-
-    private async Task<IResult> HandleAsync(HttpContext context)
-    {
-        var inFlight = Interlocked.Increment(ref _inFlight);
-        var max = Volatile.Read(ref _maxInFlight);
-        while (inFlight > max && Interlocked.CompareExchange(ref _maxInFlight, inFlight, max) != max) max = Volatile.Read(ref _maxInFlight);
-        Interlocked.Increment(ref _requests);
-        try
+        var delivery = request.Header("X-Tern-Delivery");
+        var key = request.Header("Idempotency-Key");
+        var attemptHeader = request.Header("X-Tern-Attempt");
+        if (!long.TryParse(delivery, NumberStyles.None, CultureInfo.InvariantCulture, out var deliveryId)
+            || key != delivery
+            || !int.TryParse(attemptHeader, NumberStyles.None, CultureInfo.InvariantCulture, out var attempt) || attempt < 1)
         {
-            var aborted = context.RequestAborted;
-            Task open;
-            lock (_lock) open = _open.Task;
-            await open.WaitAsync(aborted);
-
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer, aborted);
-            var body = buffer.ToArray();
-            if (Delay > TimeSpan.Zero) await Task.Delay(Delay, aborted);
-
-            var headers = context.Request.Headers;
-            if (!long.TryParse(headers["X-Tern-Delivery"], NumberStyles.None, CultureInfo.InvariantCulture, out var deliveryId)
-                || headers["Idempotency-Key"] != headers["X-Tern-Delivery"]
-                || !int.TryParse(headers["X-Tern-Attempt"], NumberStyles.None, CultureInfo.InvariantCulture, out var attempt) || attempt < 1)
-            {
-                return Refuse(ref _badRequests, 400, $"bad delivery headers: delivery={headers["X-Tern-Delivery"]} key={headers["Idempotency-Key"]} attempt={headers["X-Tern-Attempt"]}");
-            }
-            if (headers["X-Tern-Signature"] != Hmac.Sign(Secret, body))
-            {
-                return Refuse(ref _badSignatures, 401, $"bad signature on delivery {deliveryId}");
-            }
-
-            switch (Faults?.StatusFor(deliveryId, attempt))
-            {
-                case 500:
-                    Interlocked.Increment(ref _serverErrors);
-                    return Results.StatusCode(500);
-                case 429:
-                    Interlocked.Increment(ref _tooManyRequests);
-                    context.Response.Headers.RetryAfter = "1";
-                    return Results.StatusCode(429);
-            }
-
-            if (!TryReadMessage(body, out var sourceId, out var sourceChat, out var chat) || chat != sourceChat)
-            {
-                return Refuse(ref _badRequests, 400, $"delivery {deliveryId}: body without source.id/source.chat/chat or chat mismatch: {System.Text.Encoding.UTF8.GetString(body)}");
-            }
-
-            Accept(deliveryId, sourceId, chat);
-            return Results.Json(new Dictionary<string, string> { ["id"] = "rcv-" + deliveryId.ToString(CultureInfo.InvariantCulture) });
+            return Refuse(ref _badRequests, 400, $"bad delivery headers: delivery={delivery} key={key} attempt={attemptHeader}");
         }
-        catch (OperationCanceledException)
+        if (!request.SignatureValid)
         {
-            // Tern gave up on the request (or went away): nothing accepted.
-            return Results.Empty;
+            return Refuse(ref _badSignatures, 401, $"bad signature on delivery {deliveryId}");
         }
-        finally
-        {
-            Interlocked.Decrement(ref _inFlight);
-        }
-    }
 
-    private void Accept(long deliveryId, string sourceId, string chat)
-    {
-        List<TaskCompletionSource>? reached = null;
+        switch (Faults?.StatusFor(deliveryId, attempt))
+        {
+            case 500:
+                Interlocked.Increment(ref _serverErrors);
+                return Reply.WithStatus(500);
+            case 429:
+                Interlocked.Increment(ref _tooManyRequests);
+                return Reply.WithStatus(429, retryAfter: "1");
+        }
+
+        if (!TryReadMessage(request.Body, out var sourceId, out var sourceChat, out var chat) || chat != sourceChat)
+        {
+            return Refuse(ref _badRequests, 400, $"delivery {deliveryId}: body without source.id/source.chat/chat or chat mismatch: {request.BodyText}");
+        }
+
         lock (_lock)
         {
             _acceptsByDelivery[deliveryId] = _acceptsByDelivery.GetValueOrDefault(deliveryId) + 1;
-            var times = _acceptsBySource[sourceId] = _acceptsBySource.GetValueOrDefault(sourceId) + 1;
-            if (times == 1)
+            if (_acceptedSources.Add(sourceId))
             {
                 if (!_firstAcceptsByChat.TryGetValue(chat, out var ids)) _firstAcceptsByChat[chat] = ids = [];
                 ids.Add(sourceId);
             }
             Interlocked.Increment(ref _accepted);
-            if (_acceptsBySource.Count >= _pauseAt && _open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            for (var i = _waiters.Count - 1; i >= 0; i--)
-            {
-                if (_acceptsBySource.Count < _waiters[i].Count) continue;
-                (reached ??= []).Add(_waiters[i].Reached);
-                _waiters.RemoveAt(i);
-            }
         }
-        reached?.ForEach(r => r.TrySetResult());
+        // The shared receiver counts the source id as accepted (and closes a PauseAt ceiling) before it answers.
+        return Reply.Json(200, JsonSerializer.Serialize(new Dictionary<string, string> { ["id"] = "rcv-" + deliveryId.ToString(CultureInfo.InvariantCulture) })) with { Key = sourceId };
     }
 
-    private IResult Refuse(ref long counter, int status, string problem)
+    private Reply Refuse(ref long counter, int status, string problem)
     {
         Interlocked.Increment(ref counter);
         lock (_lock)
         {
             if (_problems.Count < 100) _problems.Add(problem);
         }
-        return Results.StatusCode(status);
+        return Reply.WithStatus(status);
     }
 
     private static bool TryReadMessage(byte[] body, out string sourceId, out string sourceChat, out string chat)
@@ -335,19 +224,5 @@ public sealed class LoopbackReceiver : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Resume();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _app.StopAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        await _app.DisposeAsync();
     }
 }

@@ -1,44 +1,21 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http;
+using Tern.StandIns.Processes;
 
 namespace Tern.Server.Tests.Infrastructure;
 
 /// <summary>
 /// <c>tern serve</c> as a child process on a free loopback port, on a <see cref="TernHome"/>'s database.
-/// Captures stdout/stderr, can SIGKILL or SIGTERM it, and always kills it on dispose (also when the
-/// test failed), so no test leaves a server behind.
+/// The process itself is the shared <see cref="ChildProcess"/> (captured stdout/stderr, SIGKILL or SIGTERM,
+/// always killed on dispose, also when the test failed, so no test leaves a server behind); this wrapper adds
+/// what is xunit's: failing the test, and the output's tail written to the test output.
 /// </summary>
 public sealed class TernProcess : ITernServer, IAsyncDisposable
 {
-    private const int MaxKeptLines = 20_000;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private static readonly ConcurrentDictionary<int, Process> Live = new();
 
-    private readonly Process _process;
+    private readonly ChildProcess _process;
     private readonly ITestOutputHelper? _output;
-    private readonly ConcurrentQueue<string> _stdout = new();
-    private readonly ConcurrentQueue<string> _stderr = new();
-    private readonly Stopwatch _age = Stopwatch.StartNew();
-
-    static TernProcess()
-    {
-        // Last line of defence: a test host that exits (even after an unhandled failure) takes its servers along.
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            foreach (var process in Live.Values)
-            {
-                try
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                }
-            }
-        };
-    }
 
     private TernProcess(TernHome home, ITestOutputHelper? output, Uri baseUrl, IReadOnlyList<string> args)
     {
@@ -51,13 +28,7 @@ public sealed class TernProcess : ITernServer, IAsyncDisposable
             BaseAddress = baseUrl,
             Timeout = TimeSpan.FromSeconds(30),
         };
-        _process = new Process { StartInfo = TernCli.StartInfo(home.Directory, args) };
-        _process.OutputDataReceived += (_, e) => Keep(_stdout, e.Data);
-        _process.ErrorDataReceived += (_, e) => Keep(_stderr, e.Data);
-        _process.Start();
-        Live[_process.Id] = _process;
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = ChildProcess.Start(TernCli.StartInfo(home.Directory, args));
     }
 
     public TernHome Home { get; }
@@ -73,9 +44,9 @@ public sealed class TernProcess : ITernServer, IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public string Stdout => string.Join('\n', _stdout);
+    public string Stdout => _process.Stdout;
 
-    public string Stderr => string.Join('\n', _stderr);
+    public string Stderr => _process.Stderr;
 
     /// <summary>Starts a server and waits until <c>/health</c> answers; retries on another port if the chosen one was taken.</summary>
     public static async Task<TernProcess> StartAsync(TernHome home, ITestOutputHelper? output, IReadOnlyList<string> settings)
@@ -108,11 +79,11 @@ public sealed class TernProcess : ITernServer, IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                await _process.WaitForExitAsync();
+                await _process.WaitForExitAsync(Timeout.InfiniteTimeSpan);
                 if (Stderr.Contains("cannot listen", StringComparison.OrdinalIgnoreCase) || Stderr.Contains("address already in use", StringComparison.OrdinalIgnoreCase)) return false;
-                Assert.Fail($"tern exited with code {_process.ExitCode} before answering /health; stderr: {Stderr}; stdout: {Tail(_stdout, 20)}");
+                Assert.Fail($"tern exited with code {_process.ExitCode} before answering /health; stderr: {Stderr}; stdout: {_process.StdoutTail(20)}");
             }
-            if (_age.Elapsed > StartTimeout) Assert.Fail($"tern did not answer /health within {StartTimeout.TotalSeconds} s; stderr: {Stderr}; stdout: {Tail(_stdout, 20)}");
+            if (_process.Age > StartTimeout) Assert.Fail($"tern did not answer /health within {StartTimeout.TotalSeconds} s; stderr: {Stderr}; stdout: {_process.StdoutTail(20)}");
             try
             {
                 using var probe = new CancellationTokenSource(TimeSpan.FromSeconds(2));
@@ -142,71 +113,45 @@ public sealed class TernProcess : ITernServer, IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no chance to clean up, like a power cut to the process (not to the disk).</summary>
-    public void Kill() => _process.Kill(entireProcessTree: true);
+    public void Kill() => _process.Kill();
 
     /// <summary>SIGTERM: asks for a graceful stop.</summary>
-    public void Terminate() => Signals.Terminate(_process.Id);
+    public void Terminate() => _process.Terminate();
 
     /// <summary>Waits for the process to end and returns its exit code; fails the test after <paramref name="timeout"/>.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
-        using var deadline = new CancellationTokenSource(timeout);
         try
         {
-            await _process.WaitForExitAsync(deadline.Token);
+            return await _process.WaitForExitAsync(timeout);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
-            Assert.Fail($"tern (pid {_process.Id}) did not exit within {timeout.TotalSeconds} s; last output: {Tail(_stdout, 20)}; stderr: {Stderr}");
+            Assert.Fail($"tern (pid {_process.Id}) did not exit within {timeout.TotalSeconds} s; last output: {_process.StdoutTail(20)}; stderr: {Stderr}");
+            throw;
         }
-        Live.TryRemove(_process.Id, out _);
-        return _process.ExitCode;
     }
 
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-                await _process.WaitForExitAsync(deadline.Token);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        Live.TryRemove(_process.Id, out _);
-        WriteTail();
-        _process.Dispose();
+        var pid = _process.Id;
+        await _process.DisposeAsync();
+        WriteTail(pid);
     }
 
-    private void WriteTail()
+    private void WriteTail(int pid)
     {
         if (_output is null) return;
         try
         {
-            _output.WriteLine($"--- tern pid {_process.Id} ({string.Join(' ', Arguments)}), up {_age.Elapsed.TotalSeconds:0.0} s, last lines of stdout:");
-            _output.WriteLine(Tail(_stdout, 15));
-            if (!_stderr.IsEmpty) _output.WriteLine("--- stderr:\n" + Tail(_stderr, 15));
+            _output.WriteLine($"--- tern pid {pid} ({string.Join(' ', Arguments)}), up {_process.Age.TotalSeconds:0.0} s, last lines of stdout:");
+            _output.WriteLine(_process.StdoutTail(15));
+            if (_process.HasStderr) _output.WriteLine("--- stderr:\n" + _process.StderrTail(15));
         }
         catch (InvalidOperationException)
         {
             // No test is running any more (disposed late); nothing to write to.
         }
-    }
-
-    private static string Tail(ConcurrentQueue<string> lines, int count) => string.Join('\n', lines.Skip(Math.Max(0, lines.Count - count)));
-
-    private static void Keep(ConcurrentQueue<string> lines, string? line)
-    {
-        if (line is null) return;
-        lines.Enqueue(line);
-        while (lines.Count > MaxKeptLines) lines.TryDequeue(out _);
     }
 }

@@ -188,7 +188,7 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         var bot = rig.AddBot(720041, "bridge_bot");
         rig.Telegram.AddChat(Group, ChatKind.Supergroup, "Support");
         rig.Telegram.AddChat(6002, ChatKind.Private, "Agent");
-        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.Server.Tests.Api.SignatureScheme.Body, "backend-secret-0123456789");
+        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.StandIns.Http.SignatureScheme.Body, "backend-secret-0123456789");
         await rig.AddChannelAsync("support", bot);
         await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", "backend-secret-0123456789");
         await rig.Home.RunOkAsync("channels", "add", "--id", "alerts");
@@ -223,7 +223,7 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         var bot = rig.AddBot(720051, "menu_bot");
         rig.Telegram.AddChat(6003, ChatKind.Private, "Customer");
         rig.Telegram.AddChat(6004, ChatKind.Private, "Agent");
-        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.Server.Tests.Api.SignatureScheme.Body, "backend-secret-0123456789");
+        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.StandIns.Http.SignatureScheme.Body, "backend-secret-0123456789");
         await rig.AddChannelAsync("menu", bot);
         await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", "backend-secret-0123456789");
         await rig.AddRouteAsync("presses", "menu", "--callbacks", "--to", "backend", "--to", "menu:6004");

@@ -15,18 +15,18 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's channels. Secrets are write-only: answers say whether one is set, never what it is.</summary>
 internal static class ChannelEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapGet("/channels", async Task<IResult> (HttpContext context, ChannelService channels) =>
+        group.MapGet("/channels", async Task<IResult> (HttpContext context, ChannelService channels) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var list = await channels.ListAsync(tenant, context.RequestAborted);
             return Results.Json(list.Select(c => ToResponse(c, channels.Types)).ToArray(), ApiJsonContext.Default.IReadOnlyListChannelResponse);
         });
 
-        v1.MapPost("/channels", async Task<IResult> (HttpContext context, ChannelService channels, TernOptions options) =>
+        group.MapPost("/channels", async Task<IResult> (HttpContext context, ChannelService channels, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var added = await channels.AddAsync(tenant, Input(body.Value!), context.RequestAborted);
@@ -35,16 +35,16 @@ internal static class ChannelEndpoints
                 : ApiProblems.From(added.Failure!);
         });
 
-        v1.MapGet("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
+        group.MapGet("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var channel = await channels.FindAsync(tenant, id, context.RequestAborted);
             return channel is null ? ApiProblems.NotFound($"No channel '{id}'.") : Results.Json(ToResponse(channel, channels.Types), ApiJsonContext.Default.ChannelResponse);
         });
 
-        v1.MapMethods("/channels/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, ChannelService channels, TernOptions options) =>
+        group.MapMethods("/channels/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, ChannelService channels, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             // A channel that is not there is a 404 before the body is looked at.
             if (await channels.FindAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No channel '{id}'.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
@@ -53,17 +53,17 @@ internal static class ChannelEndpoints
             return updated.IsOk ? Results.Json(ToResponse(updated.Value, channels.Types), ApiJsonContext.Default.ChannelResponse) : ApiProblems.From(updated.Failure!);
         });
 
-        v1.MapDelete("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
+        group.MapDelete("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var removed = await channels.RemoveAsync(tenant, id, context.RequestAborted);
             return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
         });
 
-        v1.MapGet("/channels/{id}/status", async Task<IResult> (
+        group.MapGet("/channels/{id}/status", async Task<IResult> (
             HttpContext context, string id, CatalogCache catalog, IMessageQueries queries, DeliveryEngine engine, IngressStatusBoard ingress, TimeProvider time) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var channel = await FindAsync(catalog, tenant, id, context.RequestAborted);
             if (channel is null) return ApiProblems.NotFound($"No channel '{id}'.");
             var status = await queries.ChannelStatusAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);

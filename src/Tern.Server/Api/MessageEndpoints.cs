@@ -20,11 +20,11 @@ internal static class MessageEndpoints
 {
     private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "failed"];
 
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapPost("/messages", async Task<IResult> (HttpContext context, MessageService messages, TernOptions options) =>
+        group.MapPost("/messages", async Task<IResult> (HttpContext context, MessageService messages, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.SendMessageRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
@@ -43,9 +43,9 @@ internal static class MessageEndpoints
                 statusCode: sent.Value.Existing ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
         });
 
-        v1.MapGet("/messages", async Task<IResult> (HttpContext context, IMessageQueries queries) =>
+        group.MapGet("/messages", async Task<IResult> (HttpContext context, IMessageQueries queries) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var query = context.Request.Query;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
             var (page, pageSize) = ApiPaging.Read(query, errors);
@@ -67,9 +67,9 @@ internal static class MessageEndpoints
             return Results.Json(new MessagePage(result.Items.Select(m => ToResponse(m, null)).ToArray(), result.Page, result.PageSize, result.Total), ApiJsonContext.Default.MessagePage);
         });
 
-        v1.MapGet("/messages/{id}", async Task<IResult> (HttpContext context, string id, IMessageQueries queries) =>
+        group.MapGet("/messages/{id}", async Task<IResult> (HttpContext context, string id, IMessageQueries queries) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var found = await queries.GetAsync(tenant, id, context.RequestAborted);
             if (found is not { } message) return ApiProblems.NotFound($"No message '{id}'.");
             return Results.Json(ToResponse(message.Message, message.History), ApiJsonContext.Default.MessageResponse);

@@ -11,18 +11,18 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's routes: from one of its channels to destinations on its channels.</summary>
 internal static class RouteEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapGet("/routes", async Task<IResult> (HttpContext context, RouteService routes) =>
+        group.MapGet("/routes", async Task<IResult> (HttpContext context, RouteService routes) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var list = await routes.ListAsync(tenant, context.RequestAborted);
             return Results.Json(list.Select(ToResponse).ToArray(), ApiJsonContext.Default.IReadOnlyListRouteResponse);
         });
 
-        v1.MapPost("/routes", async Task<IResult> (HttpContext context, RouteService routes, TernOptions options) =>
+        group.MapPost("/routes", async Task<IResult> (HttpContext context, RouteService routes, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.RouteRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var added = await routes.AddAsync(tenant, Input(body.Value!), context.RequestAborted);
@@ -31,16 +31,16 @@ internal static class RouteEndpoints
                 : ApiProblems.From(added.Failure!);
         });
 
-        v1.MapGet("/routes/{id}", async Task<IResult> (HttpContext context, string id, RouteService routes) =>
+        group.MapGet("/routes/{id}", async Task<IResult> (HttpContext context, string id, RouteService routes) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var route = await routes.FindAsync(tenant, id, context.RequestAborted);
             return route is null ? ApiProblems.NotFound($"No route '{id}'.") : Results.Json(ToResponse(route), ApiJsonContext.Default.RouteResponse);
         });
 
-        v1.MapMethods("/routes/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, RouteService routes, TernOptions options) =>
+        group.MapMethods("/routes/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, RouteService routes, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             // A route that is not there is a 404 before the body is looked at.
             if (await routes.FindAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No route '{id}'.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.RouteRequest, options.Api.MaxBodyBytes);
@@ -49,9 +49,9 @@ internal static class RouteEndpoints
             return updated.IsOk ? Results.Json(ToResponse(updated.Value), ApiJsonContext.Default.RouteResponse) : ApiProblems.From(updated.Failure!);
         });
 
-        v1.MapDelete("/routes/{id}", async Task<IResult> (HttpContext context, string id, RouteService routes) =>
+        group.MapDelete("/routes/{id}", async Task<IResult> (HttpContext context, string id, RouteService routes) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var removed = await routes.RemoveAsync(tenant, id, context.RequestAborted);
             return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
         });

@@ -11,18 +11,18 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's webhook subscriptions and each one's delivery log.</summary>
 internal static class WebhookEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapGet("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks) =>
+        group.MapGet("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var hooks = await webhooks.ListAsync(tenant, context.RequestAborted);
             return Results.Json(hooks.Select(h => ToResponse(h, null)).ToArray(), ApiJsonContext.Default.IReadOnlyListWebhookResponse);
         });
 
-        v1.MapPost("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks, TernOptions options) =>
+        group.MapPost("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.WebhookRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
@@ -32,23 +32,23 @@ internal static class WebhookEndpoints
                 : ApiProblems.From(added.Failure!);
         });
 
-        v1.MapGet("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
+        group.MapGet("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var hook = await webhooks.FindAsync(tenant, id, context.RequestAborted);
             return hook is null ? ApiProblems.NotFound($"No webhook '{id}'.") : Results.Json(ToResponse(hook, null), ApiJsonContext.Default.WebhookResponse);
         });
 
-        v1.MapDelete("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
+        group.MapDelete("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var removed = await webhooks.RemoveAsync(tenant, id, context.RequestAborted);
             return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
         });
 
-        v1.MapGet("/webhooks/{id}/deliveries", async Task<IResult> (HttpContext context, string id, ITenantStore store, IMessageQueries queries) =>
+        group.MapGet("/webhooks/{id}/deliveries", async Task<IResult> (HttpContext context, string id, ITenantStore store, IMessageQueries queries) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             if (await store.GetWebhookAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No webhook '{id}'.");
             var query = context.Request.Query;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);

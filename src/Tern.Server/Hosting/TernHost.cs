@@ -129,7 +129,7 @@ internal sealed class TernHost : IAsyncDisposable
         app.MapChannelHooks();
         OpsEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.UseTernApi(options.Api);
+        app.UseTernApi();
 
         return new TernHost(app, options, exitCode, storage, pipeline, logFile);
     }

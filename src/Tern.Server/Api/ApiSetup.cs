@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -33,8 +35,22 @@ public static class ApiSetup
         {
             document.Info.Title = "Tern API";
             document.Info.Description = "Channels, routes, messages and webhooks of a tenant; tenants and keys for admins. Bearer API keys. See docs/api.md.";
-            return Task.CompletedTask;
+            return ApiResponses.DeclareSecurity(document);
         }));
+        // The HTTP JSON options are the API's (snake_case, nulls left out, numbers as numbers: as ApiJsonContext): TypedResults
+        // write with them through ApiJsonContext in the resolver chain, and the OpenAPI schemas follow them.
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
+        // Problems keep the traceId every problem of Tern has always carried under that name (the naming policy above would make it trace_id).
+        services.Configure<ProblemDetailsOptions>(problems => problems.CustomizeProblemDetails += context =>
+        {
+            var extensions = context.ProblemDetails.Extensions;
+            if (extensions.Remove("trace_id", out var traceId)) extensions["traceId"] = traceId;
+        });
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -112,9 +128,13 @@ public static class ApiSetup
         });
 
         // Any key: its own keys for a tenant key, all keys for an admin key.
-        var v1 = app.MapGroup("/v1").RequireAuthorization();
-        var admin = v1.MapGroup("").RequireAuthorization(ApiKeyAuthentication.AdminPolicy);
+        var v1 = app.MapGroup("/v1").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        var admin = v1.MapGroup("").RequireAuthorization(ApiKeyAuthentication.AdminPolicy)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         var tenant = v1.MapGroup("").RequireAuthorization(ApiKeyAuthentication.TenantPolicy)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ForbiddenDetail("This endpoint acts for a tenant: use a tenant key (admin keys manage tenants and keys).");
         AdminEndpoints.Map(admin, v1);
         ChannelEndpoints.Map(tenant);

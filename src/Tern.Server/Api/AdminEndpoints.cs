@@ -22,7 +22,7 @@ internal static class AdminEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value, options))
                 : ApiProblems.From(added.Failure!);
-        }).ForbiddenDetail("Only an admin key can create tenants.").ReadsJson().ProducesConflict();
+        }).ForbiddenDetail("Only an admin key can create tenants.").ReadsJson<CreateTenantRequest>().ProducesConflict();
 
         admin.MapGet("/tenants", async Task<Ok<TenantResponse[]>> (HttpContext context, ITenantStore store, TernOptions options) =>
         {
@@ -39,7 +39,7 @@ internal static class AdminEndpoints
             return created.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(created.Value.Record, created.Value.Key))
                 : ApiProblems.From(created.Failure!);
-        }).ForbiddenDetail("Only an admin key can create keys.").ReadsJson();
+        }).ForbiddenDetail("Only an admin key can create keys.").ReadsJson<CreateKeyRequest>();
 
         anyKey.MapGet("/keys", async Task<Ok<KeyResponse[]>> (HttpContext context, ITenantStore store, string? tenant) =>
         {

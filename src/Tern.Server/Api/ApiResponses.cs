@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
 namespace Tern.Server.Api;
@@ -11,8 +12,13 @@ namespace Tern.Server.Api;
 /// </summary>
 internal static class ApiResponses
 {
-    /// <summary>A JSON body read by <see cref="ApiBody"/>: 400 naming the field, 413, 415.</summary>
-    public static RouteHandlerBuilder ReadsJson(this RouteHandlerBuilder builder) => builder
+    /// <summary>
+    /// A JSON body read by <see cref="ApiBody"/>: its schema as the operation's request body, and 400 naming
+    /// the field, 413, 415. (Not <c>Accepts&lt;T&gt;</c>: that would let routing answer a wrong Content-Type with
+    /// its own empty 415 instead of the API's problem.)
+    /// </summary>
+    public static RouteHandlerBuilder ReadsJson<TRequest>(this RouteHandlerBuilder builder) where TRequest : class => builder
+        .WithMetadata(new JsonBodyMetadata(typeof(TRequest)))
         .ProducesValidationProblem()
         .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
         .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
@@ -21,6 +27,30 @@ internal static class ApiResponses
 
     /// <summary>409: a taken id, a channel a route still uses.</summary>
     public static RouteHandlerBuilder ProducesConflict(this RouteHandlerBuilder builder) => builder.ProducesProblem(StatusCodes.Status409Conflict);
+
+    /// <summary>The request body of an operation that reads one with <see cref="ReadsJson"/>.</summary>
+    public static async Task DescribeJsonBody(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (context.Description.ActionDescriptor.EndpointMetadata.OfType<JsonBodyMetadata>().LastOrDefault() is not { } body) return;
+        var schema = await context.GetOrCreateSchemaAsync(body.Type, null, cancellationToken).ConfigureAwait(false);
+        // Request fields are all optional to the parser (a missing one is a 400 naming it), whatever the record's constructor says.
+        NothingRequired(schema);
+        operation.RequestBody = new OpenApiRequestBody
+        {
+            Required = true,
+            Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal) { ["application/json"] = new OpenApiMediaType { Schema = schema } },
+        };
+    }
+
+    private static void NothingRequired(IOpenApiSchema? schema)
+    {
+        if (schema is not OpenApiSchema inline) return; // a reference: a shared component, left as it is
+        inline.Required?.Clear();
+        foreach (var property in inline.Properties?.Values ?? []) NothingRequired(property);
+        NothingRequired(inline.Items);
+        foreach (var option in inline.OneOf ?? []) NothingRequired(option);
+        foreach (var option in inline.AnyOf ?? []) NothingRequired(option);
+    }
 
     public const string SecuritySchemeName = "bearer";
 
@@ -47,3 +77,6 @@ internal static class ApiResponses
         return Task.CompletedTask;
     }
 }
+
+/// <summary>The type of the JSON body an endpoint reads itself (for the OpenAPI document only).</summary>
+internal sealed record JsonBodyMetadata(Type Type);

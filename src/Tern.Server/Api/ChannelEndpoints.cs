@@ -34,7 +34,7 @@ internal static class ChannelEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value, channels.Types))
                 : ApiProblems.From(added.Failure!);
-        }).ReadsJson().ProducesConflict();
+        }).ReadsJson<ChannelRequest>().ProducesConflict();
 
         group.MapGet("/channels/{id}", async Task<Results<Ok<ChannelResponse>, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels) =>
         {
@@ -52,7 +52,7 @@ internal static class ChannelEndpoints
             if (body.Problem is not null) return body.Problem;
             var updated = await channels.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
             return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value, channels.Types)) : ApiProblems.From(updated.Failure!);
-        }).ProducesNotFound().ReadsJson();
+        }).ProducesNotFound().ReadsJson<ChannelRequest>();
 
         group.MapDelete("/channels/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels) =>
         {

@@ -43,7 +43,7 @@ internal static class MessageEndpoints
             // 200: the idempotency key was seen before, this is the message it made.
             var response = ToResponse(sent.Value.Message, null);
             return sent.Value.Existing ? TypedResults.Ok(response) : TypedResults.Accepted((string?)null, response);
-        }).ReadsJson().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        }).ReadsJson<SendMessageRequest>().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/messages", async Task<Results<Ok<MessagePage>, ProblemHttpResult>> (HttpContext context, IMessageQueries queries) =>
         {

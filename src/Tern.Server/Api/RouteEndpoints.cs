@@ -30,7 +30,7 @@ internal static class RouteEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value))
                 : ApiProblems.From(added.Failure!);
-        }).ReadsJson().ProducesConflict();
+        }).ReadsJson<RouteRequest>().ProducesConflict();
 
         group.MapGet("/routes/{id}", async Task<Results<Ok<RouteResponse>, ProblemHttpResult>> (HttpContext context, string id, RouteService routes) =>
         {
@@ -48,7 +48,7 @@ internal static class RouteEndpoints
             if (body.Problem is not null) return body.Problem;
             var updated = await routes.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
             return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value)) : ApiProblems.From(updated.Failure!);
-        }).ProducesNotFound().ReadsJson();
+        }).ProducesNotFound().ReadsJson<RouteRequest>();
 
         group.MapDelete("/routes/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, RouteService routes) =>
         {

@@ -31,7 +31,7 @@ internal static class WebhookEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value.Webhook, added.Value.GeneratedSecret))
                 : ApiProblems.From(added.Failure!);
-        }).ReadsJson();
+        }).ReadsJson<WebhookRequest>();
 
         group.MapGet("/webhooks/{id}", async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
         {

@@ -47,7 +47,7 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
     }
 
     [Fact]
-    public async Task Every_v1_operation_declares_its_success_with_a_schema_its_problems_and_the_bearer_scheme()
+    public async Task Every_v1_operation_declares_its_body_its_success_with_a_schema_its_problems_and_the_bearer_scheme()
     {
         using var document = JsonDocument.Parse(await api.Tern.Http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
         var root = document.RootElement;
@@ -95,6 +95,26 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
         {
             if (!root.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses").TryGetProperty("404", out _)) problems.Add($"{method} {path}: no 404");
         }
+        // What takes a JSON body says which (read by the endpoint itself, so declared for the document).
+        foreach (var (path, method) in Endpoints.Where(e => e.Method is "post" or "patch"))
+        {
+            var operation = root.GetProperty("paths").GetProperty(path).GetProperty(method);
+            if (!(operation.TryGetProperty("requestBody", out var body) && body.TryGetProperty("content", out var content)
+                && content.TryGetProperty("application/json", out var json) && json.TryGetProperty("schema", out var schema) && SchemaHasShape(schema, schemas)))
+            {
+                problems.Add($"{method.ToUpperInvariant()} {path}: no application/json request body schema");
+            }
+        }
+        // And no reference points at nothing.
+        foreach (var reference in References(root))
+        {
+            if (!reference.StartsWith("#/components/", StringComparison.Ordinal)) problems.Add($"a reference outside the document: {reference}");
+            else
+            {
+                var parts = reference["#/components/".Length..].Split('/');
+                if (!(root.GetProperty("components").TryGetProperty(parts[0], out var kind) && kind.TryGetProperty(parts[1], out _))) problems.Add($"a dangling reference: {reference}");
+            }
+        }
         Assert.True(problems.Count == 0, string.Join("\n", problems));
 
         // The schemas use the wire's names (snake_case), not the C# ones.
@@ -102,6 +122,13 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
         Assert.True(channel.TryGetProperty("has_secret", out _) && channel.TryGetProperty("inbound_path", out _), $"ChannelResponse: {channel}");
         Assert.True(schemas.GetProperty("MessagePage").GetProperty("properties").TryGetProperty("page_size", out _));
     }
+
+    private static IEnumerable<string> References(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().SelectMany(p => p.Name == "$ref" && p.Value.ValueKind == JsonValueKind.String ? [p.Value.GetString()!] : References(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().SelectMany(References),
+        _ => [],
+    };
 
     /// <summary>A schema with a type, or a reference to a component schema that exists.</summary>
     private static bool SchemaHasShape(JsonElement schema, JsonElement schemas) =>

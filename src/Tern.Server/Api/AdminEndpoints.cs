@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Tern.Core.Catalog;
 using Tern.Core.Tenancy;
@@ -8,58 +9,55 @@ using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
 
-/// <summary>Tenants and API keys: admin keys only; a tenant key may list and revoke its own keys.</summary>
+/// <summary>Tenants and API keys: admin keys only (<paramref name="admin"/> group); a tenant key may list and revoke its own keys.</summary>
 internal static class AdminEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder admin, RouteGroupBuilder anyKey)
     {
-        v1.MapPost("/tenants", async Task<IResult> (HttpContext context, TenantService tenants, TernOptions options) =>
+        admin.MapPost("/tenants", async Task<Results<Created<TenantResponse>, ProblemHttpResult>> (HttpContext context, TenantService tenants, TernOptions options) =>
         {
-            if (context.Caller() is not { IsAdmin: true }) return ApiProblems.Forbidden("Only an admin key can create tenants.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateTenantRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var added = await tenants.AddAsync(body.Value!.Id, body.Value.RateLimitPerMinute, context.RequestAborted);
             return added.IsOk
-                ? Results.Json(ToResponse(added.Value, options), ApiJsonContext.Default.TenantResponse, statusCode: StatusCodes.Status201Created)
+                ? TypedResults.Created((string?)null, ToResponse(added.Value, options))
                 : ApiProblems.From(added.Failure!);
-        });
+        }).ForbiddenDetail("Only an admin key can create tenants.").ReadsJson<CreateTenantRequest>().ProducesConflict();
 
-        v1.MapGet("/tenants", async Task<IResult> (HttpContext context, ITenantStore store, TernOptions options) =>
+        admin.MapGet("/tenants", async Task<Ok<TenantResponse[]>> (HttpContext context, ITenantStore store, TernOptions options) =>
         {
-            if (context.Caller() is not { IsAdmin: true }) return ApiProblems.Forbidden("Only an admin key can list tenants.");
             var tenants = await store.ListTenantsAsync(context.RequestAborted);
-            return Results.Json(tenants.Select(t => ToResponse(t, options)).ToArray(), ApiJsonContext.Default.IReadOnlyListTenantResponse);
-        });
+            return TypedResults.Ok(tenants.Select(t => ToResponse(t, options)).ToArray());
+        }).ForbiddenDetail("Only an admin key can list tenants.");
 
-        v1.MapPost("/keys", async Task<IResult> (HttpContext context, KeyService keys, TernOptions options) =>
+        admin.MapPost("/keys", async Task<Results<Created<KeyResponse>, ProblemHttpResult>> (HttpContext context, KeyService keys, TernOptions options) =>
         {
-            if (context.Caller() is not { IsAdmin: true }) return ApiProblems.Forbidden("Only an admin key can create keys.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateKeyRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
             var created = await keys.CreateAsync(request.Tenant, request.Admin == true, request.Name, createTenant: false, context.RequestAborted);
             return created.IsOk
-                ? Results.Json(ToResponse(created.Value.Record, created.Value.Key), ApiJsonContext.Default.KeyResponse, statusCode: StatusCodes.Status201Created)
+                ? TypedResults.Created((string?)null, ToResponse(created.Value.Record, created.Value.Key))
                 : ApiProblems.From(created.Failure!);
-        });
+        }).ForbiddenDetail("Only an admin key can create keys.").ReadsJson<CreateKeyRequest>();
 
-        v1.MapGet("/keys", async Task<IResult> (HttpContext context, ITenantStore store, string? tenant) =>
+        anyKey.MapGet("/keys", async Task<Ok<KeyResponse[]>> (HttpContext context, ITenantStore store, string? tenant) =>
         {
             var caller = context.Caller()!;
             // A tenant sees its own keys; an admin sees all, or one tenant's.
             var scope = caller.IsAdmin ? tenant : caller.TenantId;
             var keys = await store.ListKeysAsync(scope, context.RequestAborted);
-            return Results.Json(keys.Select(k => ToResponse(k, null)).ToArray(), ApiJsonContext.Default.IReadOnlyListKeyResponse);
+            return TypedResults.Ok(keys.Select(k => ToResponse(k, null)).ToArray());
         });
 
-        v1.MapDelete("/keys/{id}", async Task<IResult> (HttpContext context, string id, KeyService keys, ApiKeyCache cache) =>
+        anyKey.MapDelete("/keys/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, KeyService keys, ApiKeyCache cache) =>
         {
             var caller = context.Caller()!;
             var revoked = await keys.RevokeAsync(caller.IsAdmin ? null : caller.TenantId, id, context.RequestAborted);
             if (!revoked.IsOk) return ApiProblems.From(revoked.Failure!);
             cache.Invalidate(id);
-            return Results.NoContent();
-        });
+            return TypedResults.NoContent();
+        }).ProducesNotFound();
     }
 
     private static TenantResponse ToResponse(Tenant tenant, TernOptions options) =>

@@ -1,26 +1,32 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Tern.Server.Application;
 
 namespace Tern.Server.Api;
 
-/// <summary>Every 4xx of the API is application/problem+json; validation errors name the field.</summary>
+/// <summary>
+/// Every 4xx of the API is application/problem+json (through the problem details service, so each
+/// carries its traceId); validation errors name the field. The status is declared on the endpoint
+/// (<see cref="ApiResponses"/>) for the OpenAPI document.
+/// </summary>
 public static class ApiProblems
 {
-    public static IResult Field(string field, string problem) =>
-        Results.ValidationProblem(new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [problem] }, title: "The request is not valid");
+    public static ProblemHttpResult Field(string field, string problem) =>
+        Fields(new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [problem] });
 
-    public static IResult Fields(Dictionary<string, string[]> errors) => Results.ValidationProblem(errors, title: "The request is not valid");
+    public static ProblemHttpResult Fields(Dictionary<string, string[]> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors) { Title = "The request is not valid", Status = StatusCodes.Status400BadRequest });
 
-    public static IResult NotFound(string what) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: what);
+    public static ProblemHttpResult NotFound(string what) => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: what);
 
-    public static IResult Conflict(string field, string problem) =>
-        Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: $"{field}: {problem}",
+    public static ProblemHttpResult Conflict(string field, string problem) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: $"{field}: {problem}",
             extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [problem] } });
 
     /// <summary>An application service's failure: 400 with every field, 404 with its detail, 409 naming the field, 503 (the caller adds Retry-After).</summary>
-    public static IResult From(ValidationFailure failure)
+    public static ProblemHttpResult From(ValidationFailure failure)
     {
         switch (failure.Kind)
         {
@@ -29,7 +35,7 @@ public static class ApiProblems
             case FailureKind.Conflict:
                 return Conflict(failure.First.Field, failure.First.Message);
             case FailureKind.Unavailable:
-                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: failure.Detail);
+                return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy", detail: failure.Detail);
             default:
                 var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
                 foreach (var error in failure.Errors) errors.TryAdd(error.Field, [error.Message]);
@@ -37,11 +43,12 @@ public static class ApiProblems
         }
     }
 
-    public static IResult Forbidden(string detail) => Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
+    public static ProblemHttpResult Forbidden(string detail) => TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
-    public static IResult Unauthorized(string detail) => Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: detail);
+    public static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: detail);
 
-    public static IResult TooLarge(int max) => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"The body may be at most {max} bytes.");
+    public static ProblemHttpResult TooLarge(int max) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"The body may be at most {max} bytes.");
 }
 
 /// <summary>The <c>page</c> and <c>page_size</c> query parameters every list shares.</summary>
@@ -68,7 +75,7 @@ public static class ApiPaging
 }
 
 /// <summary>A parsed request body, or the problem to answer with.</summary>
-public readonly record struct Parsed<T>(T? Value, IResult? Problem) where T : class;
+public readonly record struct Parsed<T>(T? Value, ProblemHttpResult? Problem) where T : class;
 
 public static class ApiBody
 {
@@ -81,7 +88,7 @@ public static class ApiBody
         if (request.ContentLength > maxBytes) return new(null, ApiProblems.TooLarge(maxBytes));
         if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
-            return new(null, Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type", detail: "Send Content-Type: application/json."));
+            return new(null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type", detail: "Send Content-Type: application/json."));
         }
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];

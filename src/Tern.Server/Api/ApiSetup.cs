@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
@@ -11,25 +15,42 @@ using Tern.Server.Configuration;
 
 namespace Tern.Server.Api;
 
-/// <summary>Authentication (Bearer API keys), rate limits and the /v1 endpoints.</summary>
+/// <summary>Authentication (Bearer API keys), authorization policies, rate limits and the /v1 endpoints.</summary>
 public static class ApiSetup
 {
-    private const string CallerItem = "tern.caller";
-
-    public static ApiCaller? Caller(this HttpContext context) => context.Items.TryGetValue(CallerItem, out var caller) ? caller as ApiCaller : null;
-
-    /// <summary>The REST API: key cache, rate limits, the OpenAPI document. <paramref name="keyCheckInterval"/>: how often a cached key is checked against the store (revocations).</summary>
+    /// <summary>The REST API: key cache, the API key scheme and its policies, rate limits, the OpenAPI document. <paramref name="keyCheckInterval"/>: how often a cached key is checked against the store (revocations).</summary>
     public static IServiceCollection AddTernApi(this IServiceCollection services, ApiOptions options, IngressOptions ingress, TimeSpan keyCheckInterval)
     {
         services.AddSingleton(sp => new ApiKeyCache(sp.GetRequiredService<ITenantStore>(), options.KeyCacheCapacity, options.RateLimitPerMinute, options.AdminRateLimitPerMinute,
             sp.GetRequiredService<TimeProvider>(), keyCheckInterval));
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<ApiKeyCache>().Cache);
+        services.AddAuthentication(ApiKeyAuthentication.Scheme)
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthentication.Scheme, scheme =>
+            {
+                scheme.AdminKeyHash = options.AdminKey is null ? null : ApiKeys.Hash(options.AdminKey);
+                scheme.AdminRateLimitPerMinute = options.AdminRateLimitPerMinute;
+            });
+        services.AddAuthorizationBuilder().AddApiKeyPolicies();
         services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Tern API";
             document.Info.Description = "Channels, routes, messages and webhooks of a tenant; tenants and keys for admins. Bearer API keys. See docs/api.md.";
-            return Task.CompletedTask;
-        }));
+            return ApiResponses.DeclareSecurity(document);
+        }).AddOperationTransformer(ApiResponses.DescribeJsonBody));
+        // The HTTP JSON options are the API's (snake_case, nulls left out, numbers as numbers: as ApiJsonContext): TypedResults
+        // write with them through ApiJsonContext in the resolver chain, and the OpenAPI schemas follow them.
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
+        // Problems keep the traceId every problem of Tern has always carried under that name (the naming policy above would make it trace_id).
+        services.Configure<ProblemDetailsOptions>(problems => problems.CustomizeProblemDetails += context =>
+        {
+            var extensions = context.ProblemDetails.Extensions;
+            if (extensions.Remove("trace_id", out var traceId)) extensions["traceId"] = traceId;
+        });
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -63,8 +84,9 @@ public static class ApiSetup
                     })
                     : RateLimitPartition.GetNoLimiter("")),
                 // Over all keys: requests in progress at once, a short queue behind them; platform pushes likewise.
+                // A /v1 request without a valid key is answered 401 outside every limit, as before a key was known.
                 PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                    context.Request.Path.StartsWithSegments("/v1")
+                    context.Request.Path.StartsWithSegments("/v1") && context.Caller() is not null
                         ? RateLimitPartition.GetConcurrencyLimiter("v1", _ => new ConcurrencyLimiterOptions
                         {
                             PermitLimit = options.MaxConcurrentRequests,
@@ -83,65 +105,41 @@ public static class ApiSetup
         return services;
     }
 
-    /// <summary>Resolves the Bearer key of every /v1 request before the rate limiter sees it.</summary>
-    public static void UseTernApi(this WebApplication app, ApiOptions options)
+    /// <summary>
+    /// Authentication first (the rate limiter partitions by the caller's key), then the rate limiter, then
+    /// authorization (so a key of the wrong kind is refused within its own limit, as any other request of
+    /// that key); the endpoints in route groups under the <c>tenant</c> and <c>admin</c> policies.
+    /// </summary>
+    public static void UseTernApi(this WebApplication app)
     {
-        var adminHash = options.AdminKey is null ? null : ApiKeys.Hash(options.AdminKey);
+        app.UseAuthentication();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+        // Every /v1 request needs a key, also where no endpoint matches (a 404, a 405): those carry no policy.
         app.Use(async (context, next) =>
         {
-            if (!context.Request.Path.StartsWithSegments("/v1"))
+            if (context.Request.Path.StartsWithSegments("/v1") && context.Caller() is null
+                && context.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>() is null)
             {
-                await next(context).ConfigureAwait(false);
+                await context.ChallengeAsync(ApiKeyAuthentication.Scheme).ConfigureAwait(false);
                 return;
             }
-            var header = context.Request.Headers.Authorization.ToString();
-            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            {
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                await ApiProblems.Unauthorized("Send Authorization: Bearer <API key>.").ExecuteAsync(context).ConfigureAwait(false);
-                return;
-            }
-            var key = header["Bearer ".Length..].Trim();
-            ApiCaller? caller;
-            if (adminHash is not null && ApiKeys.Matches(key, adminHash))
-            {
-                caller = new ApiCaller("config-admin", null, options.AdminRateLimitPerMinute);
-            }
-            else
-            {
-                caller = await context.RequestServices.GetRequiredService<ApiKeyCache>().ResolveAsync(key, context.RequestAborted).ConfigureAwait(false);
-            }
-            if (caller is null)
-            {
-                context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
-                await ApiProblems.Unauthorized("The API key is unknown or revoked.").ExecuteAsync(context).ConfigureAwait(false);
-                return;
-            }
-            context.Items[CallerItem] = caller;
             await next(context).ConfigureAwait(false);
         });
-        app.UseRateLimiter();
 
-        var v1 = app.MapGroup("/v1");
-        AdminEndpoints.Map(v1);
-        ChannelEndpoints.Map(v1);
-        RouteEndpoints.Map(v1);
-        MessageEndpoints.Map(v1);
-        WebhookEndpoints.Map(v1);
-    }
-
-    /// <summary>The calling tenant, or a problem: admin keys manage tenants and keys, not a tenant's resources.</summary>
-    public static bool TryTenant(this HttpContext context, out string tenantId, out IResult? problem)
-    {
-        var caller = context.Caller();
-        if (caller?.TenantId is { } id)
-        {
-            tenantId = id;
-            problem = null;
-            return true;
-        }
-        tenantId = "";
-        problem = ApiProblems.Forbidden("This endpoint acts for a tenant: use a tenant key (admin keys manage tenants and keys).");
-        return false;
+        // Any key: its own keys for a tenant key, all keys for an admin key.
+        var v1 = app.MapGroup("/v1").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        var admin = v1.MapGroup("").RequireAuthorization(ApiKeyAuthentication.AdminPolicy)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+        var tenant = v1.MapGroup("").RequireAuthorization(ApiKeyAuthentication.TenantPolicy)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ForbiddenDetail("This endpoint acts for a tenant: use a tenant key (admin keys manage tenants and keys).");
+        AdminEndpoints.Map(admin, v1);
+        ChannelEndpoints.Map(tenant);
+        RouteEndpoints.Map(tenant);
+        MessageEndpoints.Map(tenant);
+        WebhookEndpoints.Map(tenant);
     }
 }

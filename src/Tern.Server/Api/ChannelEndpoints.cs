@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
@@ -15,55 +16,55 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's channels. Secrets are write-only: answers say whether one is set, never what it is.</summary>
 internal static class ChannelEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapGet("/channels", async Task<IResult> (HttpContext context, ChannelService channels) =>
+        group.MapGet("/channels", async Task<Ok<ChannelResponse[]>> (HttpContext context, ChannelService channels) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var list = await channels.ListAsync(tenant, context.RequestAborted);
-            return Results.Json(list.Select(c => ToResponse(c, channels.Types)).ToArray(), ApiJsonContext.Default.IReadOnlyListChannelResponse);
+            return TypedResults.Ok(list.Select(c => ToResponse(c, channels.Types)).ToArray());
         });
 
-        v1.MapPost("/channels", async Task<IResult> (HttpContext context, ChannelService channels, TernOptions options) =>
+        group.MapPost("/channels", async Task<Results<Created<ChannelResponse>, ProblemHttpResult>> (HttpContext context, ChannelService channels, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var added = await channels.AddAsync(tenant, Input(body.Value!), context.RequestAborted);
             return added.IsOk
-                ? Results.Json(ToResponse(added.Value, channels.Types), ApiJsonContext.Default.ChannelResponse, statusCode: StatusCodes.Status201Created)
+                ? TypedResults.Created((string?)null, ToResponse(added.Value, channels.Types))
                 : ApiProblems.From(added.Failure!);
-        });
+        }).ReadsJson<ChannelRequest>().ProducesConflict();
 
-        v1.MapGet("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
+        group.MapGet("/channels/{id}", async Task<Results<Ok<ChannelResponse>, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var channel = await channels.FindAsync(tenant, id, context.RequestAborted);
-            return channel is null ? ApiProblems.NotFound($"No channel '{id}'.") : Results.Json(ToResponse(channel, channels.Types), ApiJsonContext.Default.ChannelResponse);
-        });
+            return channel is null ? ApiProblems.NotFound($"No channel '{id}'.") : TypedResults.Ok(ToResponse(channel, channels.Types));
+        }).ProducesNotFound();
 
-        v1.MapMethods("/channels/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, ChannelService channels, TernOptions options) =>
+        group.MapMethods("/channels/{id}", ["PATCH"], async Task<Results<Ok<ChannelResponse>, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             // A channel that is not there is a 404 before the body is looked at.
             if (await channels.FindAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No channel '{id}'.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var updated = await channels.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
-            return updated.IsOk ? Results.Json(ToResponse(updated.Value, channels.Types), ApiJsonContext.Default.ChannelResponse) : ApiProblems.From(updated.Failure!);
-        });
+            return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value, channels.Types)) : ApiProblems.From(updated.Failure!);
+        }).ProducesNotFound().ReadsJson<ChannelRequest>();
 
-        v1.MapDelete("/channels/{id}", async Task<IResult> (HttpContext context, string id, ChannelService channels) =>
+        group.MapDelete("/channels/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var removed = await channels.RemoveAsync(tenant, id, context.RequestAborted);
-            return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
-        });
+            return removed.IsOk ? TypedResults.NoContent() : ApiProblems.From(removed.Failure!);
+        }).ProducesNotFound().ProducesConflict();
 
-        v1.MapGet("/channels/{id}/status", async Task<IResult> (
+        group.MapGet("/channels/{id}/status", async Task<Results<Ok<ChannelStatusResponse>, ProblemHttpResult>> (
             HttpContext context, string id, CatalogCache catalog, IMessageQueries queries, DeliveryEngine engine, IngressStatusBoard ingress, TimeProvider time) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var channel = await FindAsync(catalog, tenant, id, context.RequestAborted);
             if (channel is null) return ApiProblems.NotFound($"No channel '{id}'.");
             var status = await queries.ChannelStatusAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
@@ -75,11 +76,10 @@ internal static class ChannelEndpoints
             var failing = engine.FailingDestinations(id).Select(f => new FailingDestinationResponse(
                 f.Key.Chat, f.Value.Failures, f.Value.LastError, DateTimeOffset.FromUnixTimeMilliseconds(f.Value.FirstAtMs), DateTimeOffset.FromUnixTimeMilliseconds(f.Value.LastAtMs),
                 f.Value.ParkedUntilMs is { } until ? DateTimeOffset.FromUnixTimeMilliseconds(until) : null)).ToArray();
-            return Results.Json(
+            return TypedResults.Ok(
                 new ChannelStatusResponse(id, status.Pending, status.Failed, status.Sent, status.LagSeconds, status.LastError, status.LastErrorAt,
-                    parkedUntil == default ? null : parkedUntil, engine.PausedUntil(id), inbound, failing),
-                ApiJsonContext.Default.ChannelStatusResponse);
-        });
+                    parkedUntil == default ? null : parkedUntil, engine.PausedUntil(id), inbound, failing));
+        }).ProducesNotFound();
     }
 
     /// <summary>The tenant's channel; another tenant's is "not found", not "forbidden".</summary>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
@@ -20,11 +21,11 @@ internal static class MessageEndpoints
 {
     private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "failed"];
 
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapPost("/messages", async Task<IResult> (HttpContext context, MessageService messages, TernOptions options) =>
+        group.MapPost("/messages", async Task<Results<Accepted<MessageResponse>, Ok<MessageResponse>, ProblemHttpResult>> (HttpContext context, MessageService messages, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.SendMessageRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
@@ -39,13 +40,14 @@ internal static class MessageEndpoints
                 }
                 return ApiProblems.From(sent.Failure);
             }
-            return Results.Json(ToResponse(sent.Value.Message, null), ApiJsonContext.Default.MessageResponse,
-                statusCode: sent.Value.Existing ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
-        });
+            // 200: the idempotency key was seen before, this is the message it made.
+            var response = ToResponse(sent.Value.Message, null);
+            return sent.Value.Existing ? TypedResults.Ok(response) : TypedResults.Accepted((string?)null, response);
+        }).ReadsJson<SendMessageRequest>().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-        v1.MapGet("/messages", async Task<IResult> (HttpContext context, IMessageQueries queries) =>
+        group.MapGet("/messages", async Task<Results<Ok<MessagePage>, ProblemHttpResult>> (HttpContext context, IMessageQueries queries) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var query = context.Request.Query;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
             var (page, pageSize) = ApiPaging.Read(query, errors);
@@ -64,16 +66,16 @@ internal static class MessageEndpoints
 
             var filter = new MessageFilter(tenant, NullIfEmpty(query["channel"].ToString()), direction, status, NullIfEmpty(query["chat"].ToString()), since, until, page, pageSize);
             var result = await queries.ListAsync(filter, context.RequestAborted);
-            return Results.Json(new MessagePage(result.Items.Select(m => ToResponse(m, null)).ToArray(), result.Page, result.PageSize, result.Total), ApiJsonContext.Default.MessagePage);
-        });
+            return TypedResults.Ok(new MessagePage(result.Items.Select(m => ToResponse(m, null)).ToArray(), result.Page, result.PageSize, result.Total));
+        }).ProducesValidationProblem();
 
-        v1.MapGet("/messages/{id}", async Task<IResult> (HttpContext context, string id, IMessageQueries queries) =>
+        group.MapGet("/messages/{id}", async Task<Results<Ok<MessageResponse>, ProblemHttpResult>> (HttpContext context, string id, IMessageQueries queries) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var found = await queries.GetAsync(tenant, id, context.RequestAborted);
             if (found is not { } message) return ApiProblems.NotFound($"No message '{id}'.");
-            return Results.Json(ToResponse(message.Message, message.History), ApiJsonContext.Default.MessageResponse);
-        });
+            return TypedResults.Ok(ToResponse(message.Message, message.History));
+        }).ProducesNotFound();
     }
 
     private static MessageResponse ToResponse(MessageView m, IReadOnlyList<MessageStatusChange>? history)

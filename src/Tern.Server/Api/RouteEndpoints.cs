@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using System.Text.Json;
 using Tern.Core.Catalog;
@@ -11,50 +12,50 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's routes: from one of its channels to destinations on its channels.</summary>
 internal static class RouteEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapGet("/routes", async Task<IResult> (HttpContext context, RouteService routes) =>
+        group.MapGet("/routes", async Task<Ok<RouteResponse[]>> (HttpContext context, RouteService routes) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var list = await routes.ListAsync(tenant, context.RequestAborted);
-            return Results.Json(list.Select(ToResponse).ToArray(), ApiJsonContext.Default.IReadOnlyListRouteResponse);
+            return TypedResults.Ok(list.Select(ToResponse).ToArray());
         });
 
-        v1.MapPost("/routes", async Task<IResult> (HttpContext context, RouteService routes, TernOptions options) =>
+        group.MapPost("/routes", async Task<Results<Created<RouteResponse>, ProblemHttpResult>> (HttpContext context, RouteService routes, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.RouteRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var added = await routes.AddAsync(tenant, Input(body.Value!), context.RequestAborted);
             return added.IsOk
-                ? Results.Json(ToResponse(added.Value), ApiJsonContext.Default.RouteResponse, statusCode: StatusCodes.Status201Created)
+                ? TypedResults.Created((string?)null, ToResponse(added.Value))
                 : ApiProblems.From(added.Failure!);
-        });
+        }).ReadsJson<RouteRequest>().ProducesConflict();
 
-        v1.MapGet("/routes/{id}", async Task<IResult> (HttpContext context, string id, RouteService routes) =>
+        group.MapGet("/routes/{id}", async Task<Results<Ok<RouteResponse>, ProblemHttpResult>> (HttpContext context, string id, RouteService routes) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var route = await routes.FindAsync(tenant, id, context.RequestAborted);
-            return route is null ? ApiProblems.NotFound($"No route '{id}'.") : Results.Json(ToResponse(route), ApiJsonContext.Default.RouteResponse);
-        });
+            return route is null ? ApiProblems.NotFound($"No route '{id}'.") : TypedResults.Ok(ToResponse(route));
+        }).ProducesNotFound();
 
-        v1.MapMethods("/routes/{id}", ["PATCH"], async Task<IResult> (HttpContext context, string id, RouteService routes, TernOptions options) =>
+        group.MapMethods("/routes/{id}", ["PATCH"], async Task<Results<Ok<RouteResponse>, ProblemHttpResult>> (HttpContext context, string id, RouteService routes, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             // A route that is not there is a 404 before the body is looked at.
             if (await routes.FindAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No route '{id}'.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.RouteRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var updated = await routes.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
-            return updated.IsOk ? Results.Json(ToResponse(updated.Value), ApiJsonContext.Default.RouteResponse) : ApiProblems.From(updated.Failure!);
-        });
+            return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value)) : ApiProblems.From(updated.Failure!);
+        }).ProducesNotFound().ReadsJson<RouteRequest>();
 
-        v1.MapDelete("/routes/{id}", async Task<IResult> (HttpContext context, string id, RouteService routes) =>
+        group.MapDelete("/routes/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, RouteService routes) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var removed = await routes.RemoveAsync(tenant, id, context.RequestAborted);
-            return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
-        });
+            return removed.IsOk ? TypedResults.NoContent() : ApiProblems.From(removed.Failure!);
+        }).ProducesNotFound();
     }
 
     private static RouteInput Input(RouteRequest request) => new(request.Id, request.From, request.Chats, request.To, request.Enabled, request.Options);

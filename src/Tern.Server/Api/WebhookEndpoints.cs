@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Tern.Core.Tenancy;
 using Tern.Server.Application;
@@ -11,54 +12,54 @@ namespace Tern.Server.Api;
 /// <summary>A tenant's webhook subscriptions and each one's delivery log.</summary>
 internal static class WebhookEndpoints
 {
-    public static void Map(RouteGroupBuilder v1)
+    public static void Map(RouteGroupBuilder group)
     {
-        v1.MapGet("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks) =>
+        group.MapGet("/webhooks", async Task<Ok<WebhookResponse[]>> (HttpContext context, WebhookService webhooks) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var hooks = await webhooks.ListAsync(tenant, context.RequestAborted);
-            return Results.Json(hooks.Select(h => ToResponse(h, null)).ToArray(), ApiJsonContext.Default.IReadOnlyListWebhookResponse);
+            return TypedResults.Ok(hooks.Select(h => ToResponse(h, null)).ToArray());
         });
 
-        v1.MapPost("/webhooks", async Task<IResult> (HttpContext context, WebhookService webhooks, TernOptions options) =>
+        group.MapPost("/webhooks", async Task<Results<Created<WebhookResponse>, ProblemHttpResult>> (HttpContext context, WebhookService webhooks, TernOptions options) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.WebhookRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
             var added = await webhooks.AddAsync(tenant, request.Url, request.Events, request.Secret, context.RequestAborted);
             return added.IsOk
-                ? Results.Json(ToResponse(added.Value.Webhook, added.Value.GeneratedSecret), ApiJsonContext.Default.WebhookResponse, statusCode: StatusCodes.Status201Created)
+                ? TypedResults.Created((string?)null, ToResponse(added.Value.Webhook, added.Value.GeneratedSecret))
                 : ApiProblems.From(added.Failure!);
-        });
+        }).ReadsJson<WebhookRequest>();
 
-        v1.MapGet("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
+        group.MapGet("/webhooks/{id}", async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var hook = await webhooks.FindAsync(tenant, id, context.RequestAborted);
-            return hook is null ? ApiProblems.NotFound($"No webhook '{id}'.") : Results.Json(ToResponse(hook, null), ApiJsonContext.Default.WebhookResponse);
-        });
+            return hook is null ? ApiProblems.NotFound($"No webhook '{id}'.") : TypedResults.Ok(ToResponse(hook, null));
+        }).ProducesNotFound();
 
-        v1.MapDelete("/webhooks/{id}", async Task<IResult> (HttpContext context, string id, WebhookService webhooks) =>
+        group.MapDelete("/webhooks/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             var removed = await webhooks.RemoveAsync(tenant, id, context.RequestAborted);
-            return removed.IsOk ? Results.NoContent() : ApiProblems.From(removed.Failure!);
-        });
+            return removed.IsOk ? TypedResults.NoContent() : ApiProblems.From(removed.Failure!);
+        }).ProducesNotFound();
 
-        v1.MapGet("/webhooks/{id}/deliveries", async Task<IResult> (HttpContext context, string id, ITenantStore store, IMessageQueries queries) =>
+        group.MapGet("/webhooks/{id}/deliveries", async Task<Results<Ok<WebhookDeliveryPage>, ProblemHttpResult>> (HttpContext context, string id, ITenantStore store, IMessageQueries queries) =>
         {
-            if (!context.TryTenant(out var tenant, out var problem)) return problem!;
+            var tenant = context.TenantId();
             if (await store.GetWebhookAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No webhook '{id}'.");
             var query = context.Request.Query;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
             var (page, pageSize) = ApiPaging.Read(query, errors);
             if (errors.Count > 0) return ApiProblems.Fields(errors);
             var result = await queries.WebhookDeliveriesAsync(tenant, id, page, pageSize, context.RequestAborted);
-            return Results.Json(new WebhookDeliveryPage(
+            return TypedResults.Ok(new WebhookDeliveryPage(
                 result.Items.Select(d => new WebhookDeliveryResponse(d.Id, d.Type, d.OrderKey, d.Status, d.Attempts, d.LastError, d.CreatedAt, d.UpdatedAt)).ToArray(),
-                result.Page, result.PageSize, result.Total), ApiJsonContext.Default.WebhookDeliveryPage);
-        });
+                result.Page, result.PageSize, result.Total));
+        }).ProducesNotFound().ProducesValidationProblem();
     }
 
     private static WebhookResponse ToResponse(WebhookSubscription h, string? secret) => new(h.Id, h.Url.ToString(), h.Events, h.CreatedAt, secret);

@@ -89,6 +89,8 @@ internal sealed class TernHost : IAsyncDisposable
             });
         }
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The authentication handler's base class logs every challenge and forbid at Information: a 401 or 403 is an answer, not news.
+        builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         var logFile = options.LogFile is null ? null : new RollingFileLoggerProvider(options.LogFile);
         if (logFile is not null) builder.Logging.AddProvider(logFile);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
@@ -129,7 +131,7 @@ internal sealed class TernHost : IAsyncDisposable
         app.MapChannelHooks();
         OpsEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.UseTernApi(options.Api);
+        app.UseTernApi();
 
         return new TernHost(app, options, exitCode, storage, pipeline, logFile);
     }

@@ -4,7 +4,7 @@ using Tern.Server.Tests.Memory;
 
 namespace Tern.Server.Tests.Api;
 
-/// <summary>The OpenAPI document describes every /v1 endpoint; /memory reports the API key cache with the other bounded structures.</summary>
+/// <summary>The OpenAPI document describes every /v1 endpoint, its responses and the Bearer scheme; /memory reports the API key cache with the other bounded structures.</summary>
 [Collection(ApiGroup.Name)]
 public sealed class OpenApiAndMemoryTests(ApiServer api)
 {
@@ -45,6 +45,96 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
             .SelectMany(p => p.Value.EnumerateObject().Where(m => m.Name is "get" or "post" or "put" or "patch" or "delete").Select(m => (p.Name, m.Name)));
         Assert.Empty(documented.Except(Endpoints));
     }
+
+    [Fact]
+    public async Task Every_v1_operation_declares_its_body_its_success_with_a_schema_its_problems_and_the_bearer_scheme()
+    {
+        using var document = JsonDocument.Parse(await api.Tern.Http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+        var root = document.RootElement;
+        var scheme = root.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+        var schemas = root.GetProperty("components").GetProperty("schemas");
+
+        var problems = new List<string>();
+        foreach (var (path, method) in Endpoints)
+        {
+            var operation = root.GetProperty("paths").GetProperty(path).GetProperty(method);
+            var name = $"{method.ToUpperInvariant()} {path}";
+            var responses = operation.GetProperty("responses");
+            var successes = responses.EnumerateObject().Where(r => r.Name.StartsWith('2')).ToList();
+            if (successes.Count == 0) problems.Add($"{name}: no 2xx response");
+            foreach (var success in successes)
+            {
+                if (success.Name == "204") continue; // no body
+                if (!(success.Value.TryGetProperty("content", out var content) && content.TryGetProperty("application/json", out var json) && json.TryGetProperty("schema", out var schema)
+                    && SchemaHasShape(schema, schemas)))
+                {
+                    problems.Add($"{name}: {success.Name} without an application/json schema");
+                }
+            }
+            // Every /v1 operation needs a key; the problems are application/problem+json.
+            foreach (var status in new[] { "401", "429" })
+            {
+                if (!(responses.TryGetProperty(status, out var problem) && problem.TryGetProperty("content", out var content) && content.TryGetProperty("application/problem+json", out _)))
+                {
+                    problems.Add($"{name}: no {status} application/problem+json");
+                }
+            }
+            if (!(operation.TryGetProperty("security", out var security) && security.EnumerateArray().Any(r => r.TryGetProperty("bearer", out _))))
+            {
+                problems.Add($"{name}: no bearer security requirement");
+            }
+        }
+        // What a wrong kind of key gets, and what a missing resource gets.
+        foreach (var (path, method) in Endpoints.Where(e => !e.Path.StartsWith("/v1/keys", StringComparison.Ordinal)))
+        {
+            if (!root.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses").TryGetProperty("403", out _)) problems.Add($"{method} {path}: no 403");
+        }
+        foreach (var (path, method) in Endpoints.Where(e => e.Path.EndsWith("{id}", StringComparison.Ordinal)))
+        {
+            if (!root.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses").TryGetProperty("404", out _)) problems.Add($"{method} {path}: no 404");
+        }
+        // What takes a JSON body says which (read by the endpoint itself, so declared for the document).
+        foreach (var (path, method) in Endpoints.Where(e => e.Method is "post" or "patch"))
+        {
+            var operation = root.GetProperty("paths").GetProperty(path).GetProperty(method);
+            if (!(operation.TryGetProperty("requestBody", out var body) && body.TryGetProperty("content", out var content)
+                && content.TryGetProperty("application/json", out var json) && json.TryGetProperty("schema", out var schema) && SchemaHasShape(schema, schemas)))
+            {
+                problems.Add($"{method.ToUpperInvariant()} {path}: no application/json request body schema");
+            }
+        }
+        // And no reference points at nothing.
+        foreach (var reference in References(root))
+        {
+            if (!reference.StartsWith("#/components/", StringComparison.Ordinal)) problems.Add($"a reference outside the document: {reference}");
+            else
+            {
+                var parts = reference["#/components/".Length..].Split('/');
+                if (!(root.GetProperty("components").TryGetProperty(parts[0], out var kind) && kind.TryGetProperty(parts[1], out _))) problems.Add($"a dangling reference: {reference}");
+            }
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+
+        // The schemas use the wire's names (snake_case), not the C# ones.
+        var channel = schemas.GetProperty("ChannelResponse").GetProperty("properties");
+        Assert.True(channel.TryGetProperty("has_secret", out _) && channel.TryGetProperty("inbound_path", out _), $"ChannelResponse: {channel}");
+        Assert.True(schemas.GetProperty("MessagePage").GetProperty("properties").TryGetProperty("page_size", out _));
+    }
+
+    private static IEnumerable<string> References(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().SelectMany(p => p.Name == "$ref" && p.Value.ValueKind == JsonValueKind.String ? [p.Value.GetString()!] : References(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().SelectMany(References),
+        _ => [],
+    };
+
+    /// <summary>A schema with a type, or a reference to a component schema that exists.</summary>
+    private static bool SchemaHasShape(JsonElement schema, JsonElement schemas) =>
+        schema.TryGetProperty("$ref", out var reference)
+            ? reference.GetString() is { } r && r.StartsWith("#/components/schemas/", StringComparison.Ordinal) && schemas.TryGetProperty(r["#/components/schemas/".Length..], out _)
+            : schema.TryGetProperty("type", out _);
 
     [Fact]
     public async Task Memory_lists_the_api_key_cache_with_its_configured_capacity()

@@ -1,20 +1,6 @@
 using System.Net.Sockets;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Tern.Channels;
-using Tern.Core.Catalog;
-using Tern.Core.Delivery;
-using Tern.Core.Memory;
-using Tern.Core.Pipeline;
-using Tern.Server.Api;
-using Tern.Server.Configuration;
-using Tern.Server.Endpoints;
-using Tern.Server.Logging;
-using Tern.Storage;
 
 namespace Tern.Server.Hosting;
 

@@ -27,6 +27,12 @@ public interface IChannelModule
     /// <summary>The channel type's name.</summary>
     string Type { get; }
 
+    /// <summary>
+    /// The type's form of <c>tern channels add</c> for <c>tern help</c>, from <c>--type</c> on (lines after the first
+    /// indented to line up under it by the host).
+    /// </summary>
+    string CliUsage { get; }
+
     void ReadSettings(IChannelSettingsReader settings);
 
     /// <summary>Adds the type's channel contract, sender, ingress and bounded structures (after <see cref="ReadSettings"/>).</summary>

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Configuration;
 using Tern.Server.Cli;
 using Tern.Server.Configuration;
@@ -62,7 +63,7 @@ public static class Program
                 case "help":
                 case "--help":
                 case "-h":
-                    Console.WriteLine(Usage);
+                    Console.WriteLine(Usage());
                     return 0;
                 case "version":
                 case "--version":
@@ -98,16 +99,26 @@ public static class Program
             .AddCommandLine(line.Settings.ToArray())
             .Build();
 
-    private const string Usage = """
+    /// <summary>The help text, with each channel type's form of <c>channels add</c> from its module.</summary>
+    private static string Usage()
+    {
+        const string Command = "  tern channels add --id ID ";
+        var forms = new StringBuilder();
+        foreach (var module in TernChannels.Create())
+        {
+            var lines = module.CliUsage.Split('\n');
+            for (var i = 0; i < lines.Length; i++) forms.Append(i == 0 ? Command : new string(' ', Command.Length)).Append(lines[i]).Append('\n');
+        }
+        return UsageTemplate.Replace("{channels}\n", forms.ToString(), StringComparison.Ordinal);
+    }
+
+    private const string UsageTemplate = """
         tern — a self-hosted messaging gateway
 
         usage:
           tern [serve]                     run the gateway (HTTP on Tern:Http:Url, default http://127.0.0.1:8080)
           tern migrate                     create or upgrade the database and exit
-          tern channels add --id ID [--type webhook] [--url URL] [--secret S] [--max-concurrency N]
-          tern channels add --id ID --type telegram --token TOKEN [--mode polling|webhook] [--base-url URL]
-                            [--webhook-url URL] [--limits bot_per_second=30,chat_per_second=1,chat_burst=3,group_per_minute=20]
-                                           (the token is checked with getMe before the channel is stored)
+        {channels}
           tern channels list | remove --id ID
           tern routes add --id ID --from CHANNEL [--chats A,B] --to CHANNEL[:CHAT[#TOPIC]] [--to …]
                           [--mode copy|forward] [--contains T]… [--regex RE]… [--deny-contains T]… [--deny-regex RE]…

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
@@ -20,6 +21,8 @@ public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeou
     public ChannelCapabilities Capabilities => ChannelCapabilities.None;
 
     public string? SettingsProperty => "telegram";
+
+    public ChannelSettingsShape? SettingsShape { get; } = new(typeof(TelegramSettingsRequest), typeof(TelegramSettingsShown), TelegramSettingsJsonContext.Default);
 
     public string? UrlRule => "a Telegram channel has no URL (it sends through the Bot API)";
 
@@ -124,22 +127,9 @@ public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeou
     {
         if (TelegramSettings.Of(channel) is not { } t) return null;
         var l = t.EffectiveLimits;
-        var shown = new JsonObject
-        {
-            ["mode"] = ModeName(t.Mode),
-            ["base_url"] = t.ApiBaseUrl.ToString(),
-        };
-        if (t.WebhookUrl is not null) shown["webhook_url"] = t.WebhookUrl.ToString();
-        if (t.BotId is { } botId) shown["bot_id"] = botId;
-        if (t.BotUsername is not null) shown["bot_username"] = t.BotUsername;
-        shown["limits"] = new JsonObject
-        {
-            ["bot_per_second"] = l.BotPerSecond,
-            ["chat_per_second"] = l.ChatPerSecond,
-            ["chat_burst"] = l.ChatBurst,
-            ["group_per_minute"] = l.GroupPerMinute,
-        };
-        return shown;
+        var shown = new TelegramSettingsShown(ModeName(t.Mode), t.ApiBaseUrl.ToString(), t.WebhookUrl?.ToString(), t.BotId, t.BotUsername,
+            new TelegramLimitsShown(l.BotPerSecond, l.ChatPerSecond, l.ChatBurst, l.GroupPerMinute));
+        return JsonSerializer.SerializeToNode(shown, TelegramSettingsJsonContext.Default.TelegramSettingsShown)!.AsObject();
     }
 
     public string Target(ChannelDefinition channel) =>

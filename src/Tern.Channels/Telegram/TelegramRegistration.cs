@@ -56,6 +56,12 @@ public sealed class TelegramModule : IChannelModule
 
     public string Type => TelegramChannelType.TypeName;
 
+    public string CliUsage => """
+        --type telegram --token TOKEN [--mode polling|webhook] [--base-url URL]
+        [--webhook-url URL] [--limits bot_per_second=30,chat_per_second=1,chat_burst=3,group_per_minute=20]
+               (the token is checked with getMe before the channel is stored)
+        """;
+
     /// <summary>The settings read (null before <see cref="ReadSettings"/>).</summary>
     public TelegramIngressOptions? Ingress => _ingress;
 

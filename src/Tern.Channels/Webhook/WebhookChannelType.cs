@@ -13,6 +13,8 @@ public sealed class WebhookChannelType : IChannelType
 
     public string? SettingsProperty => null;
 
+    public ChannelSettingsShape? SettingsShape => null;
+
     public string? UrlRule => null;
 
     public string? SecretRule => null;

@@ -27,6 +27,8 @@ public sealed class WebhookModule : IChannelModule
 {
     public string Type => ChannelTypes.Webhook;
 
+    public string CliUsage => "[--type webhook] [--url URL] [--secret S] [--max-concurrency N]";
+
     public void ReadSettings(IChannelSettingsReader settings)
     {
     }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Tern.Core.Catalog;
 
@@ -19,6 +20,14 @@ public sealed record ChannelSettings(string? SettingsJson, bool OwnsSecret = fal
 public sealed record ChannelFlag(string Flag, string Field, bool Secret = false);
 
 /// <summary>
+/// The .NET shapes of a channel type's settings object, for the API's description (OpenAPI): what requests
+/// take and what answers show. <see cref="IChannelType.PrepareAsync"/> stays the judge of a request; the
+/// <paramref name="Shown"/> type is what <see cref="IChannelType.Describe"/> writes.
+/// </summary>
+/// <param name="Types">Resolves both types without reflection (a source-generated context), so the description works trimmed and native.</param>
+public sealed record ChannelSettingsShape(Type Request, Type Shown, IJsonTypeInfoResolver Types);
+
+/// <summary>
 /// One platform, as the application services see it: its chat-id rules, its settings (checked and,
 /// where the platform can tell, verified), and how a channel of it is described without its secrets.
 /// The CLI and the API both reach the settings through <see cref="PrepareAsync"/>, so they give the
@@ -35,6 +44,9 @@ public interface IChannelType
 
     /// <summary>The name of the per-type settings object in API requests and answers (the type's name, by convention); null when the type has none.</summary>
     string? SettingsProperty { get; }
+
+    /// <summary>The settings object's shapes for the API description; null exactly when <see cref="SettingsProperty"/> is.</summary>
+    ChannelSettingsShape? SettingsShape { get; }
 
     /// <summary>Why a channel of this type takes no <c>url</c>; null when it takes one.</summary>
     string? UrlRule { get; }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace Tern.Server.Api;
@@ -9,15 +10,17 @@ public sealed record CreateTenantRequest(string? Id, int? RateLimitPerMinute);
 
 public sealed record CreateKeyRequest(string? Tenant, bool? Admin, string? Name);
 
-public sealed record ChannelRequest(string? Id, string? Type, string? Url, string? Secret, int? MaxConcurrency, TelegramRequest? Telegram = null);
-
-/// <param name="Token">The bot token from @BotFather; write-only, checked with getMe.</param>
-/// <param name="Mode">polling (default) or webhook.</param>
-/// <param name="BaseUrl">A local Bot API server instead of https://api.telegram.org.</param>
-/// <param name="WebhookUrl">The public URL Telegram pushes to (webhook mode; default {Tern:Http:PublicUrl}/hooks/telegram/{id}).</param>
-public sealed record TelegramRequest(string? Token, string? Mode, string? BaseUrl, string? WebhookUrl, LimitsRequest? Limits);
-
-public sealed record LimitsRequest(int? BotPerSecond, double? ChatPerSecond, int? ChatBurst, int? GroupPerMinute);
+/// <summary>A channel; a channel type with settings takes them as one object named after the type (<c>"{type}": {…}</c>).</summary>
+/// <remarks>
+/// The settings objects are the channel types' own (<see cref="Core.Catalog.IChannelType.SettingsShape"/>), so they arrive
+/// as extension data and are judged by the type; any other unknown field is still a 400 naming it.
+/// </remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Skip)]
+public sealed record ChannelRequest(string? Id, string? Type, string? Url, string? Secret, int? MaxConcurrency)
+{
+    [JsonExtensionData]
+    public JsonObject? TypeSettings { get; set; } // settable: source generation binds init-only properties like constructor parameters
+}
 
 /// <param name="Options">Filters, transforms and copy/forward mode (docs/routing.md); checked on write.</param>
 public sealed record RouteRequest(string? Id, string? From, IReadOnlyList<string>? Chats, IReadOnlyList<string>? To, bool? Enabled, JsonElement? Options = null);
@@ -36,12 +39,13 @@ public sealed record TenantResponse(string Id, int RateLimitPerMinute, DateTimeO
 public sealed record KeyResponse(string Id, string? Tenant, bool Admin, string? Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
 
 /// <param name="HasSecret">Whether the channel has a secret (the secret itself is write-only).</param>
-public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath, TelegramResponse? Telegram = null);
-
-/// <summary>A Telegram channel's settings as shown: the token never is.</summary>
-public sealed record TelegramResponse(string Mode, string BaseUrl, string? WebhookUrl, long? BotId, string? BotUsername, LimitsResponse Limits);
-
-public sealed record LimitsResponse(int BotPerSecond, double ChatPerSecond, int ChatBurst, int GroupPerMinute);
+public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath)
+{
+    /// <summary>The channel type's settings as it shows them, under the type's name (never a secret).</summary>
+    /// <remarks>Elements, not a <see cref="JsonObject"/>: a JsonObject as extension data is written as a nested object, which is not JSON.</remarks>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? TypeSettings { get; set; } // settable: source generation binds init-only properties like constructor parameters
+}
 
 public sealed record IngressResponse(string Mode, string State, string? Detail, string? Bot, DateTimeOffset? LastUpdateAt, long Updates, DateTimeOffset Since);
 
@@ -92,7 +96,6 @@ public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryResponse> 
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(ChannelRequest))]
-[JsonSerializable(typeof(TelegramRequest))]
 [JsonSerializable(typeof(RouteRequest))]
 [JsonSerializable(typeof(SendMessageRequest))]
 [JsonSerializable(typeof(WebhookRequest))]
@@ -102,7 +105,6 @@ public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryResponse> 
 [JsonSerializable(typeof(KeyResponse[]))]
 [JsonSerializable(typeof(ChannelResponse))]
 [JsonSerializable(typeof(ChannelResponse[]))]
-[JsonSerializable(typeof(TelegramResponse))]
 [JsonSerializable(typeof(ChannelStatusResponse))]
 [JsonSerializable(typeof(RouteResponse))]
 [JsonSerializable(typeof(RouteResponse[]))]

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.OpenApi;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.OpenApi;
+using Tern.Core.Catalog;
 
 namespace Tern.Server.Api;
 
@@ -75,6 +77,27 @@ internal static class ApiResponses
             }
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A channel's request and answer name each channel type's settings object as a property of its own (the types'
+    /// <see cref="ChannelSettingsShape"/>), in place of the open-ended extension data the records carry them in.
+    /// </summary>
+    public static async Task DescribeChannelSettings(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
+    {
+        var request = context.JsonTypeInfo.Type == typeof(ChannelRequest);
+        if (!request && context.JsonTypeInfo.Type != typeof(ChannelResponse)) return;
+        var types = context.ApplicationServices.GetRequiredService<ChannelTypeRegistry>();
+        schema.Properties ??= new Dictionary<string, IOpenApiSchema>(StringComparer.Ordinal);
+        foreach (var type in types.All)
+        {
+            if (type is not { SettingsProperty: { } property, SettingsShape: { } shape }) continue;
+            var settings = await context.GetOrCreateSchemaAsync(request ? shape.Request : shape.Shown, null, cancellationToken).ConfigureAwait(false);
+            if (settings is OpenApiSchema inline) inline.Description ??= $"The {type.Name} channel type's settings{(request ? "" : " as shown (never a secret)")}.";
+            schema.Properties[property] = settings;
+        }
+        schema.AdditionalProperties = null;
+        schema.AdditionalPropertiesAllowed = false;
     }
 }
 

@@ -36,7 +36,7 @@ public static class ApiSetup
             document.Info.Title = "Tern API";
             document.Info.Description = "Channels, routes, messages and webhooks of a tenant; tenants and keys for admins. Bearer API keys. See docs/api.md.";
             return ApiResponses.DeclareSecurity(document);
-        }).AddOperationTransformer(ApiResponses.DescribeJsonBody));
+        }).AddOperationTransformer(ApiResponses.DescribeJsonBody).AddSchemaTransformer(ApiResponses.DescribeChannelSettings));
         // The HTTP JSON options are the API's (snake_case, nulls left out, numbers as numbers: as ApiJsonContext): TypedResults
         // write with them through ApiJsonContext in the resolver chain, and the OpenAPI schemas follow them.
         services.ConfigureHttpJsonOptions(json =>

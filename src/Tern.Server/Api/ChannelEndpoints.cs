@@ -30,7 +30,8 @@ internal static class ChannelEndpoints
             var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
-            var added = await channels.AddAsync(tenant, Input(body.Value!), context.RequestAborted);
+            if (Input(body.Value!, channels.Types, out var input) is { } problem) return problem;
+            var added = await channels.AddAsync(tenant, input, context.RequestAborted);
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value, channels.Types))
                 : ApiProblems.From(added.Failure!);
@@ -50,7 +51,8 @@ internal static class ChannelEndpoints
             if (await channels.FindAsync(tenant, id, context.RequestAborted) is null) return ApiProblems.NotFound($"No channel '{id}'.");
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.ChannelRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
-            var updated = await channels.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
+            if (Input(body.Value!, channels.Types, out var input) is { } problem) return problem;
+            var updated = await channels.UpdateAsync(tenant, id, input, context.RequestAborted);
             return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value, channels.Types)) : ApiProblems.From(updated.Failure!);
         }).ProducesNotFound().ReadsJson<ChannelRequest>();
 
@@ -94,17 +96,40 @@ internal static class ChannelEndpoints
         if (problem is not null && !errors.ContainsKey(field)) errors[field] = [problem];
     }
 
-    /// <summary>The request as the service takes it: the per-type settings object (today <c>telegram</c>) as JSON.</summary>
-    private static ChannelInput Input(ChannelRequest request) =>
-        new(request.Id, request.Type, request.Url, request.Secret, request.MaxConcurrency,
-            request.Telegram is null ? null : "telegram",
-            request.Telegram is null ? null : JsonSerializer.SerializeToNode(request.Telegram, ApiJsonContext.Default.TelegramRequest) as JsonObject ?? []);
+    /// <summary>
+    /// The request as the service takes it. A field the record does not name is a channel type's settings object
+    /// (its <see cref="IChannelType.SettingsProperty"/>), which the type judges; anything else is not a known field,
+    /// as for every other request.
+    /// </summary>
+    private static ProblemHttpResult? Input(ChannelRequest request, ChannelTypeRegistry types, out ChannelInput input)
+    {
+        input = null!;
+        string? property = null;
+        JsonObject? settings = null;
+        foreach (var (name, value) in request.TypeSettings ?? [])
+        {
+            if (types.BySettingsProperty(name) is null) return ApiProblems.Field(name, "is not a known field");
+            if (value is null) continue; // "{type}": null says nothing, as a missing object does
+            if (value is not JsonObject given) return ApiProblems.Field(name, "has the wrong type or is malformed");
+            if (property is not null) return ApiProblems.Field(name, $"only one channel type's settings can be given (already: {property})");
+            (property, settings) = (name, given.DeepClone().AsObject());
+        }
+        input = new(request.Id, request.Type, request.Url, request.Secret, request.MaxConcurrency, property, settings);
+        return null;
+    }
 
     private static ChannelResponse ToResponse(ChannelDefinition c, ChannelTypeRegistry types)
     {
         var type = types.Find(c.Type);
-        TelegramResponse? telegram = null;
-        if (type?.SettingsProperty == "telegram" && type.Describe(c) is { } shown) telegram = shown.Deserialize(ApiJsonContext.Default.TelegramResponse);
-        return new(c.Id, c.Type, c.Url?.ToString(), c.Secret is not null, c.MaxConcurrency, $"/hooks/{c.Type}/{c.Id}", telegram);
+        var shown = type?.SettingsProperty is { } property && type.Describe(c) is { } described
+            ? new Dictionary<string, JsonElement>(StringComparer.Ordinal) { [property] = JsonElementOf(described) }
+            : null;
+        return new(c.Id, c.Type, c.Url?.ToString(), c.Secret is not null, c.MaxConcurrency, $"/hooks/{c.Type}/{c.Id}") { TypeSettings = shown };
+    }
+
+    private static JsonElement JsonElementOf(JsonObject value)
+    {
+        using var document = JsonDocument.Parse(value.ToJsonString());
+        return document.RootElement.Clone();
     }
 }

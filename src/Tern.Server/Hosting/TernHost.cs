@@ -100,6 +100,14 @@ internal sealed class TernHost : IAsyncDisposable
             json.SerializerOptions.TypeInfoResolverChain.Insert(1, ChannelsJsonContext.Default);
             json.SerializerOptions.TypeInfoResolverChain.Insert(2, ApiJsonContext.Default);
         });
+        // Each channel type's settings shapes, for the OpenAPI document (answers are written from the types' own JSON).
+        builder.Services.AddOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>().Configure<ChannelTypeRegistry>((json, types) =>
+        {
+            foreach (var type in types.All)
+            {
+                if (type.SettingsShape is { } shape) json.SerializerOptions.TypeInfoResolverChain.Add(shape.Types);
+            }
+        });
         builder.Services.AddProblemDetails();
 
         var storage = StorageEngines.Create(options.Storage);

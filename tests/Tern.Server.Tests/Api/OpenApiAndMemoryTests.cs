@@ -123,6 +123,30 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
         Assert.True(schemas.GetProperty("MessagePage").GetProperty("properties").TryGetProperty("page_size", out _));
     }
 
+    [Fact]
+    public async Task A_channel_types_settings_object_is_described_under_its_name_in_the_channel_request_and_answer()
+    {
+        using var document = JsonDocument.Parse(await api.Tern.Http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+        var root = document.RootElement;
+        var schemas = root.GetProperty("components").GetProperty("schemas");
+        JsonElement Resolve(JsonElement schema) =>
+            schema.TryGetProperty("$ref", out var r) ? schemas.GetProperty(r.GetString()!["#/components/schemas/".Length..]) : schema;
+        string[] Names(JsonElement schema) => [.. Resolve(schema).GetProperty("properties").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)];
+
+        foreach (var method in new[] { "post", "patch" })
+        {
+            var path = method == "post" ? "/v1/channels" : "/v1/channels/{id}";
+            var request = Resolve(root.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("requestBody")
+                .GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+            // What the telegram type's PrepareAsync takes, and nothing else: any other field is a 400 naming it.
+            Assert.Equal(["base_url", "limits", "mode", "token", "webhook_url"], Names(request.GetProperty("properties").GetProperty("telegram")));
+            Assert.False(request.GetProperty("additionalProperties").GetBoolean(), $"{method} {path}: {request}");
+        }
+        var shown = schemas.GetProperty("ChannelResponse").GetProperty("properties").GetProperty("telegram");
+        Assert.Equal(["base_url", "bot_id", "bot_username", "limits", "mode", "webhook_url"], Names(shown)); // never the token
+        Assert.Equal(["bot_per_second", "chat_burst", "chat_per_second", "group_per_minute"], Names(Resolve(shown).GetProperty("properties").GetProperty("limits")));
+    }
+
     private static IEnumerable<string> References(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Object => element.EnumerateObject().SelectMany(p => p.Name == "$ref" && p.Value.ValueKind == JsonValueKind.String ? [p.Value.GetString()!] : References(p.Value)),

@@ -122,6 +122,10 @@ public sealed class SameAnswerTests(SameAnswerRig rig) : IClassFixture<SameAnswe
     {
         var channels = await ApiCall.SendAsync(rig.Tern.Http, HttpMethod.Get, "/v1/channels", rig.Key);
         Assert.Equal(["dst", "src", "tg"], channels.AssertStatus(HttpStatusCode.OK).Json.EnumerateArray().Select(c => c.GetProperty("id").GetString()!).Order(StringComparer.Ordinal));
+        // The Telegram channel shows its type's settings object under the type's name, without the token.
+        var telegram = channels.Json.EnumerateArray().Single(c => c.GetProperty("id").GetString() == "tg").GetProperty("telegram");
+        Assert.Equal("same_answer_bot", telegram.GetProperty("bot_username").GetString());
+        Assert.False(telegram.TryGetProperty("token", out _), telegram.ToString());
         var routes = await ApiCall.SendAsync(rig.Tern.Http, HttpMethod.Get, "/v1/routes", rig.Key);
         Assert.Equal(["used"], routes.AssertStatus(HttpStatusCode.OK).Json.EnumerateArray().Select(r => r.GetProperty("id").GetString()!));
     }

@@ -24,7 +24,12 @@ public static class ApiSetup
         services.AddSingleton(sp => new ApiKeyCache(sp.GetRequiredService<ITenantStore>(), options.KeyCacheCapacity, options.RateLimitPerMinute, options.AdminRateLimitPerMinute,
             sp.GetRequiredService<TimeProvider>(), keyCheckInterval));
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<ApiKeyCache>().Cache);
-        services.AddAuthentication(ApiKeyAuthentication.Scheme)
+        // AddAuthenticationCore, not AddAuthentication: the latter also adds Data Protection, whose hosted service loads (and on
+        // first start writes) an XML key ring under ~/.aspnet at start-up — about 12 MB of idle RSS and a file outside the data
+        // directory, for cookies and tokens Tern does not issue. The API key handler needs only the core and a UrlEncoder.
+        services.AddAuthenticationCore(authentication => authentication.DefaultScheme = ApiKeyAuthentication.Scheme);
+        services.AddWebEncoders();
+        new AuthenticationBuilder(services)
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthentication.Scheme, scheme =>
             {
                 scheme.AdminKeyHash = options.AdminKey is null ? null : ApiKeys.Hash(options.AdminKey);

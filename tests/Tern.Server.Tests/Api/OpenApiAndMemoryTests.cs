@@ -173,4 +173,16 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
         var metrics = await MemoryJson.GetMetricsAsync(api.Tern);
         Assert.Contains("tern_bounded_capacity{structure=\"api-keys\"} " + ApiServer.KeyCacheCapacity, metrics, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_host_runs_no_Data_Protection_key_ring()
+    {
+        // AddAuthentication would bring Data Protection, whose hosted service loads an XML key ring (and writes one under
+        // ~/.aspnet on a first start): ~12 MB of idle RSS and a file outside the data directory for nothing Tern uses.
+        Assert.Null(api.Tern.Services.GetService(typeof(Microsoft.AspNetCore.DataProtection.IDataProtectionProvider)));
+        var hosted = ((IEnumerable<Microsoft.Extensions.Hosting.IHostedService>)api.Tern.Services.GetService(typeof(IEnumerable<Microsoft.Extensions.Hosting.IHostedService>))!)
+            .Select(service => service.GetType().FullName ?? "").ToList();
+        Assert.NotEmpty(hosted);
+        Assert.DoesNotContain(hosted, name => name.Contains("DataProtection", StringComparison.Ordinal));
+    }
 }

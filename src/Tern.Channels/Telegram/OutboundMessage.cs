@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Tern.Core.Delivery;
 using Tern.Core.Messages;
 
 namespace Tern.Channels.Telegram;
@@ -10,8 +10,8 @@ public sealed record MediaRef(string Type, string? FileId, string? Url, string? 
 public sealed record OutboundItem(string? SourceMessageId, string? Text, MediaRef? Media, IReadOnlyList<string> MediaTypes);
 
 /// <summary>
-/// What a delivery asks the Telegram sender to do, read from the platform-neutral payload the router
-/// wrote (docs/webhook-channel.md describes it): a message, an album, an edit; copy or forward.
+/// What a delivery asks the Telegram sender to do, read from the platform-neutral <see cref="DeliveryPayload"/>
+/// (docs/webhook-channel.md describes it): a message, an album, an edit; copy or forward.
 /// </summary>
 public sealed record OutboundMessage(
     MessageKind Kind,
@@ -23,93 +23,34 @@ public sealed record OutboundMessage(
     bool IsAlbum,
     IReadOnlyList<OutboundItem> Items)
 {
-    public static OutboundMessage? Parse(string payload, out string? problem)
+    public static OutboundMessage? Parse(string json, out string? problem)
     {
-        problem = null;
-        try
+        if (DeliveryPayload.Parse(json, out problem) is not { } payload) return null;
+        var isAlbum = payload.Album is not null;
+        var items = isAlbum
+            ? payload.Album!.Select(item => Item(item.MessageId, item.Text, item.Attachments)).ToList()
+            : [Item(payload.MessageId, payload.Text, payload.Attachments)];
+        if (items.Count == 0)
         {
-            using var document = JsonDocument.Parse(payload);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                problem = "the payload is not a JSON object";
-                return null;
-            }
-            var kind = String(root, "kind") switch
-            {
-                "edit" => MessageKind.Edit,
-                "callback" => MessageKind.Callback,
-                _ => MessageKind.Message,
-            };
-            string? sourceChannel = null, sourceChat = null;
-            if (root.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object)
-            {
-                sourceChannel = String(source, "channel");
-                sourceChat = String(source, "chat");
-            }
-
-            var items = new List<OutboundItem>();
-            var isAlbum = root.TryGetProperty("album", out var album) && album.ValueKind == JsonValueKind.Array;
-            if (isAlbum)
-            {
-                foreach (var item in album.EnumerateArray())
-                {
-                    if (item.ValueKind == JsonValueKind.Object) items.Add(Item(item));
-                }
-                if (items.Count == 0)
-                {
-                    problem = "the album is empty";
-                    return null;
-                }
-            }
-            else
-            {
-                items.Add(Item(root));
-            }
-            return new OutboundMessage(kind, String(root, "mode") == "forward", root.TryGetProperty("transformed", out var t) && t.ValueKind == JsonValueKind.True,
-                sourceChannel, sourceChat, String(root, "reply_to"), isAlbum, items);
-        }
-        catch (JsonException ex)
-        {
-            problem = "the payload is not valid JSON: " + ex.Message;
+            problem = "the album is empty";
             return null;
         }
+        return new OutboundMessage(payload.KindOrMessage, payload.IsForward, payload.Transformed == true,
+            payload.Source.Channel, payload.Source.Chat, payload.ReplyTo, isAlbum, items);
     }
 
-    private static OutboundItem Item(JsonElement element)
+    private static OutboundItem Item(string? messageId, string? text, RawJson? attachments)
     {
         MediaRef? media = null;
-        var types = new List<string>(1);
-        if (element.TryGetProperty("attachments", out var attachments) && attachments.ValueKind == JsonValueKind.Array)
+        var all = DeliveryPayload.AttachmentsOf(attachments);
+        var types = new List<string>(all.Count);
+        foreach (var attachment in all)
         {
-            foreach (var attachment in attachments.EnumerateArray())
-            {
-                MediaRef current;
-                if (attachment.ValueKind == JsonValueKind.String)
-                {
-                    // The webhook channel allows a bare URL; Telegram sends what it cannot name as a document.
-                    current = new MediaRef("document", null, attachment.GetString(), null);
-                }
-                else if (attachment.ValueKind == JsonValueKind.Object)
-                {
-                    current = new MediaRef(String(attachment, "type") ?? "document", String(attachment, "file_id"), String(attachment, "url"), String(attachment, "file_name"));
-                }
-                else
-                {
-                    continue;
-                }
-                types.Add(current.Type);
-                media ??= current;
-            }
+            // Telegram sends what it cannot name (a bare URL, say) as a document.
+            var current = new MediaRef(attachment.Type ?? "document", attachment.FileId, attachment.Url, attachment.FileName);
+            types.Add(current.Type);
+            media ??= current;
         }
-        return new OutboundItem(String(element, "message_id"), String(element, "text"), media, types);
+        return new OutboundItem(messageId, text, media, types);
     }
-
-    private static string? String(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) ? value.ValueKind switch
-        {
-            JsonValueKind.String => value.GetString(),
-            JsonValueKind.Number => value.GetRawText(),
-            _ => null,
-        } : null;
 }

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Text;
-using System.Text.Json;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Events;
@@ -72,57 +70,40 @@ public static class Router
     {
         var envelope = items[0].Envelope;
         var album = items.Count > 1 || envelope.GroupId is not null && envelope.Kind == MessageKind.Message;
-        scratch.ResetWrittenCount();
-        using (var json = new Utf8JsonWriter(scratch))
+        DeliveryAlbumItem[]? albumItems = null;
+        if (album)
         {
-            json.WriteStartObject();
-            json.WriteString("chat"u8, chat);
-            if (envelope.Sender is not null) json.WriteString("sender"u8, envelope.Sender);
-            if (envelope.Kind != MessageKind.Message) json.WriteString("kind"u8, envelope.Kind == MessageKind.Edit ? "edit"u8 : "callback"u8);
-            if (!album)
+            // The transformed caption goes where the album's caption was, or on the first item when none had one.
+            var captioned = transformed is null ? -1 : Math.Max(0, IndexOfCaption(items));
+            albumItems = new DeliveryAlbumItem[items.Count];
+            for (var i = 0; i < items.Count; i++)
             {
-                var text = transformed ?? envelope.Text;
-                if (text is not null) json.WriteString("text"u8, text);
-                WriteAttachments(json, envelope.AttachmentsJson);
-                if (envelope.MessageId is not null) json.WriteString("message_id"u8, envelope.MessageId);
+                var item = items[i].Envelope;
+                var text = i == captioned ? transformed : item.Text;
+                albumItems[i] = new DeliveryAlbumItem(item.MessageId, string.IsNullOrEmpty(text) ? null : text, Raw(item.AttachmentsJson));
             }
-            else
-            {
-                json.WriteString("group_id"u8, envelope.GroupId);
-                // The transformed caption goes where the album's caption was, or on the first item when none had one.
-                var captioned = transformed is null ? -1 : Math.Max(0, IndexOfCaption(items));
-                json.WriteStartArray("album"u8);
-                for (var i = 0; i < items.Count; i++)
-                {
-                    var item = items[i].Envelope;
-                    json.WriteStartObject();
-                    if (item.MessageId is not null) json.WriteString("message_id"u8, item.MessageId);
-                    var text = i == captioned ? transformed : item.Text;
-                    if (!string.IsNullOrEmpty(text)) json.WriteString("text"u8, text);
-                    WriteAttachments(json, item.AttachmentsJson);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
-            }
-            if (envelope.ReplyToId is not null) json.WriteString("reply_to"u8, envelope.ReplyToId);
-            if (mode == RouteMode.Forward) json.WriteString("mode"u8, "forward"u8);
-            if (transformed is not null) json.WriteBoolean("transformed"u8, true);
-            if (envelope.MetaJson is not null)
-            {
-                json.WritePropertyName("meta"u8);
-                json.WriteRawValue(envelope.MetaJson, skipInputValidation: true);
-            }
-            json.WriteStartObject("source"u8);
-            json.WriteString("channel"u8, envelope.ChannelId);
-            json.WriteString("chat"u8, envelope.Chat);
-            json.WriteString("id"u8, envelope.PlatformId);
-            json.WriteNumber("received_at"u8, envelope.ReceivedAtMs);
-            json.WriteEndObject();
-            json.WriteString("route"u8, routeId);
-            json.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(scratch.WrittenSpan);
+        var payload = new DeliveryPayload
+        {
+            Chat = chat,
+            Sender = envelope.Sender,
+            Kind = envelope.Kind == MessageKind.Message ? null : envelope.Kind,
+            Text = album ? null : transformed ?? envelope.Text,
+            Attachments = album ? null : Raw(envelope.AttachmentsJson),
+            MessageId = album ? null : envelope.MessageId,
+            GroupId = album ? envelope.GroupId : null,
+            Album = albumItems,
+            ReplyTo = envelope.ReplyToId,
+            Mode = mode == RouteMode.Forward ? RouteMode.Forward : null,
+            Transformed = transformed is null ? null : true,
+            Meta = Raw(envelope.MetaJson),
+            Source = new DeliverySource { Channel = envelope.ChannelId, Chat = envelope.Chat, Id = envelope.PlatformId, ReceivedAt = envelope.ReceivedAtMs },
+            Route = routeId,
+        };
+        return payload.ToJson(scratch);
     }
+
+    private static RawJson? Raw(string? json) => json is null ? null : new RawJson(json);
 
     private static int IndexOfCaption(IReadOnlyList<InboxItem> items)
     {
@@ -131,12 +112,5 @@ public static class Router
             if (!string.IsNullOrEmpty(items[i].Envelope.Text)) return i;
         }
         return -1;
-    }
-
-    private static void WriteAttachments(Utf8JsonWriter json, string? attachmentsJson)
-    {
-        if (attachmentsJson is null) return;
-        json.WritePropertyName("attachments"u8);
-        json.WriteRawValue(attachmentsJson, skipInputValidation: true);
     }
 }

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -82,12 +80,8 @@ internal static class MessageEndpoints
     {
         JsonElement? attachments = null;
         var raw = m.AttachmentsJson;
-        if (raw is null && m.Payload is not null)
-        {
-            using var payload = JsonDocument.Parse(m.Payload);
-            if (payload.RootElement.TryGetProperty("attachments", out var fromPayload)) attachments = fromPayload.Clone();
-        }
-        else if (raw is not null)
+        if (raw is null && m.Payload is not null) raw = DeliveryPayload.Parse(m.Payload, out _)?.Attachments?.Json;
+        if (raw is not null)
         {
             using var document = JsonDocument.Parse(raw);
             attachments = document.RootElement.Clone();

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Text;
-using System.Text.Json;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Events;
@@ -61,30 +59,11 @@ public sealed class MessageService(ChannelService channels, IOutboxStore outbox,
     }
 
     /// <summary>The same neutral message shape routing produces, so a destination cannot tell an API send from a routed one except by its source.</summary>
-    private static string Payload(MessageInput input, string tenant)
+    private static string Payload(MessageInput input, string tenant) => new DeliveryPayload
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("chat"u8, input.Chat);
-            if (input.Text is not null) json.WriteString("text"u8, input.Text);
-            if (input.Media is { } media)
-            {
-                json.WriteStartArray("attachments"u8);
-                json.WriteStartObject();
-                json.WriteString("type"u8, media.Type);
-                if (media.Url is not null) json.WriteString("url"u8, media.Url);
-                if (media.FileId is not null) json.WriteString("file_id"u8, media.FileId);
-                json.WriteEndObject();
-                json.WriteEndArray();
-            }
-            json.WriteStartObject("source"u8);
-            json.WriteString("api"u8, tenant);
-            if (input.IdempotencyKey is not null) json.WriteString("idempotency_key"u8, input.IdempotencyKey);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+        Chat = input.Chat!,
+        Text = input.Text,
+        Attachments = input.Media is { } media ? DeliveryPayload.AttachmentsJson(new DeliveryAttachment(media.Type, media.FileId, media.Url, null)) : null,
+        Source = new DeliverySource { Api = tenant, IdempotencyKey = input.IdempotencyKey },
+    }.ToJson(new ArrayBufferWriter<byte>(256));
 }

@@ -23,6 +23,11 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"tern: Tern:Http:Url: cannot listen on {options.Url}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
+        catch (OperationCanceledException) when (host.App.Lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Stopped while still starting (the restart coordinator at a budget the start-up already exceeds, or SIGTERM):
+            // the start is cancelled and that is the stop, not a crash — exit with the code the stop chose.
+        }
         logger.LogInformation("tern stopped (exit code {ExitCode})", host.ExitCode.Code);
         return host.ExitCode.Code;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Tern.Core.Catalog;
+using Tern.Core.Delivery;
 using Tern.Core.Tenancy;
 
 namespace Tern.Storage.Sqlite;
@@ -19,7 +20,7 @@ public sealed class SqliteMessageQueries(SqliteDatabase database) : IMessageQuer
     private const string OutboundSelect =
         "SELECT 'out' AS dir, id, channel_id, chat, " +
         "CASE WHEN state = 2 THEN 'sent' WHEN state = 3 THEN 'failed' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS status, " +
-        "platform_message_id, json_extract(payload, '$.text'), NULL, NULL, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
+        "platform_message_id, json_extract(payload, '" + DeliveryPayload.TextJsonPath + "'), NULL, NULL, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
         "FROM outbox WHERE kind = 0 AND channel_id IN (SELECT id FROM channels WHERE tenant_id = $tenant) " +
         "AND outbox.created_at >= (SELECT c.created_at FROM channels c WHERE c.id = outbox.channel_id)";
 

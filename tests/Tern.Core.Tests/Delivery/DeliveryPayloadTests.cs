@@ -70,4 +70,61 @@ public sealed class DeliveryPayloadTests
     [Theory]
     [MemberData(nameof(Payloads))]
     public void The_router_writes_the_documented_payload_byte_for_byte(string written, string expected) => Assert.Equal(expected, written);
+
+    [Theory]
+    [MemberData(nameof(Payloads))]
+    public void A_payload_read_back_writes_the_same_bytes(string written, string expected)
+    {
+        var payload = DeliveryPayload.Parse(written, out var problem);
+        Assert.True(payload is not null, problem);
+        Assert.Equal(expected, payload.ToJson(new ArrayBufferWriter<byte>(16)));
+    }
+
+    [Fact]
+    public void Reading_gives_the_kind_the_mode_the_album_and_each_attachment()
+    {
+        var album = DeliveryPayload.Parse(Routed("""{"transform":{"footer":" #tern"}}""",
+            Message(text: null, attachments: """[{"type":"photo","file_id":"p1"}]""", messageId: "10", group: "g1"),
+            Message(text: "cap", attachments: """["https://example.com/a.pdf",{"type":"document","url":"https://example.com/b","file_name":"b.txt"},7]""", messageId: "11", group: "g1")), out _)!;
+        Assert.Equal(MessageKind.Message, album.KindOrMessage);
+        Assert.False(album.IsForward);
+        Assert.True(album.Transformed);
+        Assert.Equal(("in", "-100123", "r1"), (album.Source.Channel, album.Source.Chat, album.Route));
+        Assert.Equal(["10", "11"], album.Album!.Select(i => i.MessageId));
+        Assert.Equal([null, "cap #tern"], album.Album!.Select(i => i.Text));
+        Assert.Equal([new DeliveryAttachment("photo", "p1", null, null)], DeliveryPayload.AttachmentsOf(album.Album![0].Attachments));
+        Assert.Equal([new DeliveryAttachment(null, null, "https://example.com/a.pdf", null), new DeliveryAttachment("document", null, "https://example.com/b", "b.txt")],
+            DeliveryPayload.AttachmentsOf(album.Album![1].Attachments));
+
+        var edit = DeliveryPayload.Parse(Routed("""{"mode":"forward","updates":["message","edit"]}""", Message(kind: MessageKind.Edit, messageId: "42")), out _)!;
+        Assert.Equal((MessageKind.Edit, true, "42", null), (edit.KindOrMessage, edit.IsForward, edit.MessageId, edit.Transformed));
+        Assert.Equal(1_700_000_000_123, edit.Source.ReceivedAt);
+    }
+
+    [Fact]
+    public void An_API_send_has_its_tenant_and_idempotency_key_as_its_source()
+    {
+        var payload = new DeliveryPayload
+        {
+            Chat = "c-1",
+            Text = "pay 10 EUR",
+            Attachments = DeliveryPayload.AttachmentsJson(new DeliveryAttachment("photo", null, "https://example.com/p.jpg", null)),
+            Source = new DeliverySource { Api = "acme", IdempotencyKey = "k-1" },
+        };
+        var json = payload.ToJson(new ArrayBufferWriter<byte>(16));
+        Assert.Equal("""{"chat":"c-1","text":"pay 10 EUR","attachments":[{"type":"photo","url":"https://example.com/p.jpg"}],"source":{"api":"acme","idempotency_key":"k-1"}}""", json);
+        Assert.Equal(payload with { Attachments = DeliveryPayload.Parse(json, out _)!.Attachments }, DeliveryPayload.Parse(json, out _));
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[1,2]")]
+    [InlineData("""{"text":"no chat, no source"}""")]
+    [InlineData("""{"chat":"c","kind":"sideways","source":{}}""")]
+    [InlineData("null")]
+    public void What_is_not_a_payload_is_a_problem_not_an_exception(string json)
+    {
+        Assert.Null(DeliveryPayload.Parse(json, out var problem));
+        Assert.False(string.IsNullOrEmpty(problem));
+    }
 }

@@ -17,9 +17,11 @@ command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
 command -v cc >/dev/null 2>&1 || need_packages+=(gcc)
 [ -f /usr/lib/x86_64-linux-gnu/libsqlite3.a ] || need_packages+=(libsqlite3-dev)
 [ -f /usr/lib/x86_64-linux-gnu/libz.so ] || need_packages+=(zlib1g-dev)
+# /metrics is checked with Prometheus's own linter.
+command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 if [ ${#need_packages[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
 fi
 
 if ! dotnet build Tern.slnx -c Release -warnaserror -nologo -v quiet; then

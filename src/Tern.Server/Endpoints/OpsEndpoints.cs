@@ -110,8 +110,8 @@ internal static class PrometheusText
         Gauge(text, "tern_restarts_last_hour", "Memory restarts in the last hour.", m.RestartsThisHour);
         Gauge(text, "tern_uptime_seconds", "Seconds since start.", m.UptimeSeconds);
 
-        Header(text, "tern_bounded_count", "Entries held by a bounded structure.", "gauge");
-        foreach (var s in m.Structures) Sample(text, "tern_bounded_count", "structure", s.Name, s.Count);
+        Header(text, "tern_bounded_entries", "Entries held by a bounded structure.", "gauge");
+        foreach (var s in m.Structures) Sample(text, "tern_bounded_entries", "structure", s.Name, s.Count);
         Header(text, "tern_bounded_capacity", "Capacity of a bounded structure.", "gauge");
         foreach (var s in m.Structures) Sample(text, "tern_bounded_capacity", "structure", s.Name, s.Capacity);
         Header(text, "tern_bounded_evictions_total", "Entries evicted from a bounded structure.", "counter");

@@ -161,7 +161,7 @@ public sealed class OpsEndpointTests(OpsFixture ops) : IClassFixture<OpsFixture>
         [
             "tern_memory_budget_bytes", "tern_process_resident_bytes", "tern_process_private_bytes", "tern_gc_heap_bytes",
             "tern_gc_committed_bytes", "tern_gc_fragmented_bytes", "tern_process_threads", "tern_memory_pressure_level",
-            "tern_memory_shedding", "tern_restarts_last_hour", "tern_uptime_seconds", "tern_bounded_count", "tern_bounded_capacity",
+            "tern_memory_shedding", "tern_restarts_last_hour", "tern_uptime_seconds", "tern_bounded_entries", "tern_bounded_capacity",
             "tern_queue_depth", "tern_sends_in_flight",
         ];
         string[] counters =
@@ -177,7 +177,7 @@ public sealed class OpsEndpointTests(OpsFixture ops) : IClassFixture<OpsFixture>
         Assert.Equal(OpsFixture.Budget, families["tern_memory_budget_bytes"].Value());
         Assert.Equal(0, families["tern_memory_shedding"].Value());
         Assert.Equal(OpsFixture.DedupCapacity, families["tern_bounded_capacity"].Value(null, ("structure", "dedup")));
-        Assert.Equal(OpsFixture.Messages, families["tern_bounded_count"].Value(null, ("structure", "dedup")));
+        Assert.Equal(OpsFixture.Messages, families["tern_bounded_entries"].Value(null, ("structure", "dedup")));
         Assert.Equal(new[] { "0", "1", "2" }, families["tern_gc_collections_total"].Samples.Select(s => s.Label("generation")).Order(StringComparer.Ordinal));
         Assert.Contains(families["tern_queue_depth"].Samples, s => s.Label("queue") == "inbox");
         Assert.True(families["tern_process_resident_bytes"].Value() > 0);
@@ -193,6 +193,29 @@ public sealed class OpsEndpointTests(OpsFixture ops) : IClassFixture<OpsFixture>
         Assert.Equal(OpsFixture.Messages, latency.Value("tern_delivery_latency_seconds_bucket", ("le", "+Inf")));
         Assert.True(latency.Value("tern_delivery_latency_seconds_sum") > 0);
         Assert.True(latency.Samples.Count(s => s.Name.EndsWith("_bucket", StringComparison.Ordinal)) >= 5, "too few buckets to be useful");
+    }
+
+    [Fact]
+    public async Task Metrics_pass_promtool_check_metrics()
+    {
+        // promtool is Prometheus's own linter (Debian's prometheus package; ./test.sh installs it): names, types, suffixes, HELP.
+        var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists);
+        Assert.True(promtool is not null, "promtool is not installed (apt-get install prometheus; ./test.sh does)");
+        var text = await ops.Tern.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        var info = new System.Diagnostics.ProcessStartInfo(promtool, ["check", "metrics"])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(text);
+        process.StandardInput.Close();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(deadline.Token);
+        var said = (await stdout + await stderr).Trim();
+        Assert.True(process.ExitCode == 0 && said.Length == 0, $"promtool check metrics exited {process.ExitCode}: {said}");
     }
 
     [Fact]

@@ -22,8 +22,13 @@ public static class Program
             switch (verb)
             {
                 case "serve":
-                    line.RejectUnused();
-                    return await ServeCommand.RunAsync(line.Settings.ToArray()).ConfigureAwait(false);
+                    {
+                        // --urls is ASP.NET Core's option: it sets the configuration key "urls", as ASPNETCORE_URLS does.
+                        var urls = line.Optional("urls");
+                        line.RejectUnused();
+                        string[] settings = urls is null ? [.. line.Settings] : [.. line.Settings, $"--{ListenUrls.AspNetCoreKey}={urls}"];
+                        return await ServeCommand.RunAsync(settings).ConfigureAwait(false);
+                    }
                 case "migrate":
                     {
                         line.RejectUnused();
@@ -116,7 +121,7 @@ public static class Program
         tern — a self-hosted messaging gateway
 
         usage:
-          tern [serve]                     run the gateway (HTTP on Tern:Http:Url, default http://127.0.0.1:8080)
+          tern [serve] [--urls URL[;URL]]  run the gateway (HTTP on --urls, ASPNETCORE_URLS or Tern:Http:Url; default http://127.0.0.1:8080)
           tern migrate                     create or upgrade the database and exit
         {channels}
           tern channels list | remove --id ID

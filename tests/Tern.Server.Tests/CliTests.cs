@@ -107,6 +107,76 @@ public sealed class CliTests
         Assert.Contains("r1\tsrc\ta,b\tdst:c\tyes", routes, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string[]> BadListenAddresses => new()
+    {
+        { ["serve", "--urls", "ftp://127.0.0.1:1"] },
+        { ["serve", "--urls", "http://127.0.0.1:1/base"] },
+        { ["serve", "--urls", ";"] },
+        // Two ways of saying where to listen that disagree: which one was meant is not for Tern to guess.
+        { ["serve", "--urls", "http://127.0.0.1:1", "--Tern:Http:Url=http://127.0.0.1:2"] },
+        { ["--urls=http://127.0.0.1:1", "--Tern:Http:Url=http://127.0.0.1:2"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadListenAddresses))]
+    public async Task A_bad_or_contradicting_listen_address_exits_2_naming_urls(string[] args)
+    {
+        using var home = TernHome.Create();
+        AssertUsageError(await home.RunAsync(args), "urls");
+        Assert.False(File.Exists(home.DatabasePath), "the database was created although the settings were bad");
+    }
+
+    [Fact]
+    public async Task Serve_listens_where_urls_or_ASPNETCORE_URLS_say_as_ASP_NET_Core_does()
+    {
+        await AssertListensAsync(port => (["serve", "--urls", $"http://127.0.0.1:{port}"], null), "--urls");
+        await AssertListensAsync(port => (["--urls=http://localhost:" + port.ToString(CultureInfo.InvariantCulture)], null), "--urls= without serve");
+        await AssertListensAsync(port => (["serve"], new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" }), "ASPNETCORE_URLS");
+        // Kestrel's wildcard host: every interface (what containers use).
+        await AssertListensAsync(port => (["serve", "--urls", $"http://*:{port}"], null), "a wildcard host");
+        // The same address given both ways is not a contradiction.
+        await AssertListensAsync(port => (["serve", "--urls", $"http://127.0.0.1:{port}/", $"--Tern:Http:Url=http://127.0.0.1:{port}"], null), "--urls and Tern:Http:Url agreeing");
+        // Several addresses, separated by ';': each is listened on.
+        var second = FreePort.Next();
+        await AssertListensAsync(port => (["serve", "--urls", $"http://127.0.0.1:{port};http://127.0.0.1:{second}"], null), "two addresses", second);
+    }
+
+    /// <summary>Starts tern as <paramref name="invocation"/> says on a free port; asserts /health answers there (and on <paramref name="alsoPort"/>), then stops it.</summary>
+    private static async Task AssertListensAsync(Func<int, (string[] Args, Dictionary<string, string>? Environment)> invocation, string what, int? alsoPort = null)
+    {
+        using var home = TernHome.Create();
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort.Next();
+            var (args, environment) = invocation(port);
+            await using var tern = Tern.StandIns.Processes.ChildProcess.Start(TernCli.StartInfo(home.Directory, args, environment));
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            var answered = false;
+            var started = DateTime.UtcNow;
+            while (!answered && !tern.HasExited && DateTime.UtcNow - started < TimeSpan.FromSeconds(60))
+            {
+                try
+                {
+                    using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health"));
+                    answered = response.IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(50);
+                }
+            }
+            if (!answered && tern.HasExited && attempt < 3 && tern.Stderr.Contains("cannot listen", StringComparison.OrdinalIgnoreCase)) continue;
+            Assert.True(answered, $"{what}: tern did not answer /health on port {port}; exited {tern.HasExited}; stderr: {tern.Stderr}; stdout: {tern.StdoutTail(10)}");
+            if (alsoPort is { } other)
+            {
+                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{other}/health"));
+                Assert.True(response.IsSuccessStatusCode, $"{what}: /health on the second address answered {(int)response.StatusCode}");
+            }
+            Assert.Equal(0, await tern.TerminateAsync(TimeSpan.FromSeconds(30)));
+            return;
+        }
+    }
+
     private static void AssertUsageError(CliResult result, string name)
     {
         Assert.True(result.ExitCode == 2, $"expected exit code 2 naming {name}; got {result}");

@@ -12,7 +12,9 @@ namespace Tern.Server.Configuration;
 /// <summary>Every setting Tern reads, validated once at start. See docs/configuration.md.</summary>
 public sealed class TernOptions
 {
-    public required Uri Url { get; init; }
+    /// <summary>The first address Kestrel listens on (for messages); <see cref="Listen"/> has them all.</summary>
+    public Uri Url => Listen.First;
+    public required ListenUrls Listen { get; init; }
     public required StorageOptions Storage { get; init; }
     public required DispatcherOptions Dispatcher { get; init; }
     public required DeliveryOptions Delivery { get; init; }
@@ -44,7 +46,7 @@ public sealed class TernOptions
         var shutdown = s.Duration("Tern:Shutdown:Timeout", TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
         var options = new TernOptions
         {
-            Url = s.HttpUrl("Tern:Http:Url", "http://127.0.0.1:8080"),
+            Listen = ListenUrls.Read(s),
             Storage = new StorageOptions
             {
                 Engine = s.Choice("Tern:Storage:Engine", StorageEngines.Default, StorageEngines.Names),

@@ -13,14 +13,14 @@ internal static class ServeCommand
         var options = host.Options;
         var logger = host.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern");
         logger.LogInformation("tern listening on {Url}; database {Path}; {Inbox} inbox and {Outbox} outbox rows pending; memory budget {Budget}",
-            options.Url.GetLeftPart(UriPartial.Authority), host.Storage.Location, host.Pipeline.Inbox.PendingCount, host.Pipeline.Outbox.PendingCount, options.Memory.Budget);
+            string.Join(", ", options.Listen.Addresses), host.Storage.Location, host.Pipeline.Inbox.PendingCount, host.Pipeline.Outbox.PendingCount, options.Memory.Budget);
         try
         {
             await host.App.RunAsync().ConfigureAwait(false);
         }
         catch (IOException ex) when (ex.InnerException is SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
         {
-            await Console.Error.WriteLineAsync($"tern: Tern:Http:Url: cannot listen on {options.Url}: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"tern: Tern:Http:Url: cannot listen on {string.Join(", ", options.Listen.Addresses)}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
         catch (OperationCanceledException) when (host.App.Lifetime.ApplicationStopping.IsCancellationRequested)

@@ -68,7 +68,7 @@ internal sealed class TernHost : IAsyncDisposable
         });
         var options = TernOptions.Read(builder.Configuration);
 
-        builder.WebHost.UseUrls(options.Url.GetLeftPart(UriPartial.Authority));
+        builder.WebHost.UseUrls(string.Join(';', options.Listen.Addresses));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

@@ -28,7 +28,7 @@ public static class TernCli
         info.RedirectStandardError = true;
         info.RedirectStandardInput = false;
         // Settings come only from what the test passes, never from the machine running it.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TERN__", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TERN__", StringComparison.OrdinalIgnoreCase) || k.Equals("ASPNETCORE_URLS", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
         if (environment is not null)
         {
             foreach (var (key, value) in environment) info.Environment[key] = value;

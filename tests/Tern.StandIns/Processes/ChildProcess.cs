@@ -96,7 +96,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     {
         var info = new ProcessStartInfo(fileName) { WorkingDirectory = workingDirectory, UseShellExecute = false };
         foreach (var arg in args) info.ArgumentList.Add(arg);
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TERN__", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TERN__", StringComparison.OrdinalIgnoreCase) || k.Equals("ASPNETCORE_URLS", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
         if (environment is not null)
         {
             foreach (var (key, value) in environment) info.Environment[key] = value;

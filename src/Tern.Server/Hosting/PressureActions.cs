@@ -23,6 +23,8 @@ internal sealed class PressureActions(RestartCoordinator restarts, IStorageEngin
     public static Action<int> ExitVia(IHostApplicationLifetime lifetime, ExitCode exitCode) => code =>
     {
         exitCode.Set(code);
-        lifetime.StopApplication();
+        // Not while the host is still starting: a stop then cancels Kestrel's bind, and the start fails instead of the
+        // host draining. A registration on a token that has already fired runs at once.
+        lifetime.ApplicationStarted.Register(lifetime.StopApplication);
     };
 }

@@ -14,6 +14,8 @@ internal static class ServeCommand
         var logger = host.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern");
         logger.LogInformation("tern listening on {Url}; database {Path}; {Inbox} inbox and {Outbox} outbox rows pending; memory budget {Budget}",
             string.Join(", ", options.Listen.Addresses), host.Storage.Location, host.Pipeline.Inbox.PendingCount, host.Pipeline.Outbox.PendingCount, options.Memory.Budget);
+        // Taken now: RunAsync disposes the host's services before its exception reaches the filter below.
+        var stopping = host.App.Lifetime.ApplicationStopping;
         try
         {
             await host.App.RunAsync().ConfigureAwait(false);
@@ -23,7 +25,7 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"tern: Tern:Http:Url: cannot listen on {string.Join(", ", options.Listen.Addresses)}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
-        catch (OperationCanceledException) when (host.App.Lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Stopped while still starting (the restart coordinator at a budget the start-up already exceeds, or SIGTERM):
             // the start is cancelled and that is the stop, not a crash — exit with the code the stop chose.

@@ -58,5 +58,14 @@ if [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The runner failed without a failing test (a crashed test host): count it, never report green.
   failed=1
 fi
+# Name each failure and the start of its message just above the summary, where a log's tail shows it.
+for trx in "$RESULTS"/*.trx; do
+  [ -f "$trx" ] || continue
+  awk '
+    /<UnitTestResult / { failing = ($0 ~ /outcome="Failed"/); if (failing) { match($0, /testName="[^"]*"/); print "FAILED " substr($0, RSTART + 10, RLENGTH - 11); lines = 0 } }
+    failing && /<Message>/ { inmsg = 1; sub(/.*<Message>/, "") }
+    failing && inmsg { done = sub(/<\/Message>.*/, ""); if (lines < 6) print "  " $0; lines++; if (done) { inmsg = 0; failing = 0 } }
+  ' "$trx"
+done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -25,7 +25,12 @@ internal sealed class TernProcess : IAsyncDisposable
     public static TernProcess Start(string path, string workingDirectory, IEnumerable<string> args, string logPath, IReadOnlyDictionary<string, string>? environment = null)
     {
         var log = new StreamWriter(logPath, append: true, Encoding.UTF8);
-        var process = ChildProcess.Start(ChildProcess.StartInfo(path, args, workingDirectory, environment), keptLines: 50, sink: log.WriteLine);
+        // The stand-ins and receivers are on loopback, which Tern calls only when the operator allows it.
+        var withAllowList = new Dictionary<string, string>(environment ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        {
+            ["Tern__Security__AllowedPrivateNetworks"] = "127.0.0.0/8,::1/128",
+        };
+        var process = ChildProcess.Start(ChildProcess.StartInfo(path, args, workingDirectory, withAllowList), keptLines: 50, sink: log.WriteLine);
         return new TernProcess(process, log);
     }
 

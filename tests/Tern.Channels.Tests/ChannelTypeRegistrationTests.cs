@@ -17,7 +17,8 @@ public sealed class ChannelTypeRegistrationTests : IDisposable
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
-        services.AddKeyedSingleton(OutboundHttp.SendClient, (_, _) => OutboundHttp.CreateClient(1));
+        services.AddSingleton(DestinationPolicy.PublicOnly);
+        services.AddKeyedSingleton(OutboundHttp.SendClient, (_, _) => OutboundHttp.CreateClient(1, DestinationPolicy.PublicOnly));
         services.AddWebhookChannel(TimeSpan.FromSeconds(5));
         services.AddTelegramChannel(new TelegramIngressOptions(), 64, TimeSpan.FromSeconds(5));
         _provider = services.BuildServiceProvider();

@@ -23,6 +23,9 @@ public sealed class CliTests
         { "Tern:Telegram:PollTimeout", ["--Tern:Telegram:PollTimeout=forever"] },
         { "Tern:Telegram:PolTimeout", ["--Tern:Telegram:PolTimeout=5s"] },
         { "Tern:Dispatcher:Capacity", ["--Tern:Dispatcher:Capacity=-1"] },
+        { "Tern:Security:AllowedPrivateNetworks", ["--Tern:Security:AllowedPrivateNetworks=10.0.0.0/8,intranet"] },
+        { "Tern:Security:AllowedPrivateNetworks", ["--Tern:Security:AllowedPrivateNetworks=10.0.0.1/8"] },
+        { "Tern:Security:AllowedPrivateNetworks", ["--Tern:Security:AllowedPrivateNetworks=10.0.0.0/33"] },
     };
 
     [Theory]
@@ -105,6 +108,16 @@ public sealed class CliTests
         Assert.DoesNotContain("0123456789abcdef", channels, StringComparison.Ordinal);
         var routes = (await home.RunOkAsync("routes", "list")).Stdout;
         Assert.Contains("r1\tsrc\ta,b\tdst:c\tyes", routes, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_CLI_refuses_an_internal_destination_too_unless_the_operator_allows_its_network()
+    {
+        using var home = TernHome.Create();
+        var refused = await home.RunAsync(["channels", "add", "--id", "meta", "--url", "http://169.254.169.254/latest/meta-data/", TernHome.PublicOnly]);
+        AssertUsageError(refused, "--url 'http://169.254.169.254/latest/meta-data/'");
+        Assert.Contains("link-local", refused.Stderr, StringComparison.Ordinal);
+        await home.RunOkAsync("channels", "add", "--id", "meta", "--url", "http://169.254.169.254/latest/meta-data/", TernHome.PublicOnly + "169.254.0.0/16");
     }
 
     public static TheoryData<string[]> BadListenAddresses => new()

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tern.Channels.Telegram.BotApi;
+using Tern.Channels.Http;
 using Tern.Core.Catalog;
 
 namespace Tern.Channels.Telegram;
@@ -10,7 +11,7 @@ namespace Tern.Channels.Telegram;
 /// Telegram bots as a channel type: the <c>telegram</c> settings object (token, mode, base_url,
 /// webhook_url, limits), checked and then verified with getMe; chats are Telegram chat ids.
 /// </summary>
-public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeout) : IChannelType
+public sealed class TelegramChannelType(BotApiClient client, DestinationPolicy destinations, TimeSpan callTimeout) : IChannelType
 {
     /// <summary>The type's name in channel definitions (<see cref="ChannelDefinition.Type"/>).</summary>
     public const string TypeName = "telegram";
@@ -91,6 +92,8 @@ public sealed class TelegramChannelType(BotApiClient client, TimeSpan callTimeou
         var mode = current?.Mode ?? IngressMode.Polling;
         if (Text(settings, "mode", errors) is { } rawMode && !TelegramSettings.TryParseMode(rawMode, out mode)) Add(errors, "mode", "must be polling or webhook");
         Add(errors, "base_url", TelegramSettings.CheckUrl(Text(settings, "base_url", errors), out var baseUrl));
+        // Tern calls the Bot API base URL with the bot's token: a tenant must not point it at the host's own network.
+        if (baseUrl is not null) Add(errors, "base_url", await destinations.CheckAsync(baseUrl, cancellationToken).ConfigureAwait(false));
         Add(errors, "webhook_url", TelegramSettings.CheckUrl(Text(settings, "webhook_url", errors), out var webhookUrl));
         var limits = current?.Limits;
         if (settings["limits"] is { } limitsNode)

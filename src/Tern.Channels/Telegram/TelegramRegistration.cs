@@ -20,9 +20,9 @@ public static class TelegramRegistration
     public static IServiceCollection AddTelegramChannel(this IServiceCollection services, TelegramIngressOptions ingress, int chatLimitWindows, TimeSpan sendTimeout)
     {
         services.AddSingleton(ingress);
-        services.AddKeyedSingleton(PollClient, (_, _) => OutboundHttp.CreateClient(256));
+        services.AddKeyedSingleton(PollClient, (sp, _) => OutboundHttp.CreateClient(256, sp.GetRequiredService<DestinationPolicy>()));
         services.AddSingleton(sp => new BotApiClient(sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient)));
-        services.AddSingleton<IChannelType>(sp => new TelegramChannelType(sp.GetRequiredService<BotApiClient>(), ingress.CallTimeout));
+        services.AddSingleton<IChannelType>(sp => new TelegramChannelType(sp.GetRequiredService<BotApiClient>(), sp.GetRequiredService<DestinationPolicy>(), ingress.CallTimeout));
         services.AddSingleton(sp => new SendLimiter(chatLimitWindows, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<SendLimiter>().ChatWindows);
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<SendLimiter>().BotWindows);

@@ -60,6 +60,11 @@ public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvide
         {
             return SendResult.Transient($"no answer within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
         }
+        catch (HttpRequestException ex) when (DestinationRefusedException.In(ex) is { } refused)
+        {
+            // Not a fault that passes: the address is one Tern must not call (the name now resolves to it, or the allow-list changed).
+            return SendResult.Rejected("refused: " + refused.Message);
+        }
         catch (HttpRequestException ex)
         {
             return SendResult.Transient("network: " + (ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString()));

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Tern.Channels.Http;
 using Tern.Core.Catalog;
 
 namespace Tern.Server.Application;
@@ -12,7 +13,7 @@ public sealed record ChannelInput(
 /// Channels for the CLI and the API: one set of rules. <c>tenant</c> null is the operator (the CLI), who sees
 /// every tenant's channels; channels the operator adds belong to <see cref="Tenants.Default"/>.
 /// </summary>
-public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, ChannelTypeRegistry types)
+public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, ChannelTypeRegistry types, DestinationPolicy destinations)
 {
     public ChannelTypeRegistry Types => types;
 
@@ -36,6 +37,7 @@ public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, Ch
         var type = types.Find(input.Type ?? ChannelTypes.Webhook);
         errors.Check("type", types.CheckType(input.Type ?? ChannelTypes.Webhook));
         var url = CheckCommon(input, type, errors);
+        await CheckDestinationAsync(url, errors, cancellationToken).ConfigureAwait(false);
         var settings = await SettingsAsync(input, type, null, errors, cancellationToken).ConfigureAwait(false);
         if (errors.Count > 0) return errors.ToFailure();
 
@@ -57,6 +59,7 @@ public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, Ch
         if (input.Type is not null && input.Type != channel.Type) errors.Check("type", "cannot be changed");
         var type = types.Find(channel.Type);
         var url = CheckCommon(input, type, errors);
+        await CheckDestinationAsync(url, errors, cancellationToken).ConfigureAwait(false);
         ChannelSettings? settings = null;
         if (input.SettingsProperty is not null) settings = await SettingsAsync(input, type, channel, errors, cancellationToken).ConfigureAwait(false);
         if (errors.Count > 0) return errors.ToFailure();
@@ -103,6 +106,12 @@ public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, Ch
         if (input.Url is not null && type?.UrlRule is { } noUrl) errors.Check("url", noUrl);
         if (input.Secret is not null && type?.SecretRule is { } noSecret) errors.Check("secret", noSecret);
         return url;
+    }
+
+    /// <summary>Tern POSTs to a channel's URL: not to the host's own network (unless the operator allows it).</summary>
+    private async Task CheckDestinationAsync(Uri? url, FieldErrors errors, CancellationToken cancellationToken)
+    {
+        if (url is not null && !errors.Has("url")) errors.Check("url", await destinations.CheckAsync(url, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>The type's settings: checked always, verified with the platform only when everything else is valid.</summary>

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Tern.Channels.Http;
 using Tern.Core.Catalog;
 using Tern.Core.Events;
 using Tern.Core.Tenancy;
@@ -9,7 +10,7 @@ namespace Tern.Server.Application;
 public sealed record CreatedWebhook(WebhookSubscription Webhook, string? GeneratedSecret);
 
 /// <summary>A tenant's webhook subscriptions (signed tenant events).</summary>
-public sealed class WebhookService(ITenantStore store, CatalogCache catalog, TimeProvider time)
+public sealed class WebhookService(ITenantStore store, CatalogCache catalog, TimeProvider time, DestinationPolicy destinations)
 {
     public Task<IReadOnlyList<WebhookSubscription>> ListAsync(string tenant, CancellationToken cancellationToken) => store.ListWebhooksAsync(tenant, cancellationToken);
 
@@ -20,6 +21,8 @@ public sealed class WebhookService(ITenantStore store, CatalogCache catalog, Tim
         var errors = new FieldErrors();
         if (url is null) errors.Check("url", "is required");
         errors.Check("url", CatalogRules.Url(url, out var parsed));
+        // Tern POSTs events to it: not to the host's own network (unless the operator allows it).
+        if (parsed is not null) errors.Check("url", await destinations.CheckAsync(parsed, cancellationToken).ConfigureAwait(false));
         if (events is null || events.Count == 0)
         {
             errors.Check("events", $"at least one of: {string.Join(", ", TenantEvents.All)}");

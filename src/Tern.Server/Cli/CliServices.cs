@@ -40,7 +40,8 @@ internal sealed class CliServices : IDisposable
         services.AddLogging();
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddKeyedSingleton(OutboundHttp.SendClient, (_, _) => OutboundHttp.CreateClient(4));
+        services.AddSingleton(options.Destinations);
+        services.AddKeyedSingleton(OutboundHttp.SendClient, (_, _) => OutboundHttp.CreateClient(4, options.Destinations));
         services.AddTernCatalogStorage(storage);
         // No caching: every look-up asks the database, which other processes (a running server) change.
         services.AddSingleton(sp => new CatalogCache(sp.GetRequiredService<ICatalogStore>(), sp.GetRequiredService<TimeProvider>(), TimeSpan.Zero));

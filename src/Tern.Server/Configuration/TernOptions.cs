@@ -1,5 +1,7 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Tern.Channels;
+using Tern.Channels.Http;
 using Tern.Channels.Webhook;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
@@ -35,6 +37,8 @@ public sealed class TernOptions
     /// <summary>Every channel type, with the settings it read for itself (<see cref="TernChannels"/>).</summary>
     public required IReadOnlyList<IChannelModule> Channels { get; init; }
     public required int ChatLimitWindows { get; init; }
+    /// <summary>Where Tern may connect on a tenant's behalf: public addresses and the networks the operator allows.</summary>
+    public required DestinationPolicy Destinations { get; init; }
     public required TimeSpan RetainMessageLinks { get; init; }
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
@@ -114,6 +118,7 @@ public sealed class TernOptions
             Channels = ReadChannels(s),
             ChatLimitWindows = s.WholeNumber("Tern:Memory:ChatLimitWindows", plan.SendWindowChats, 16, 10_000_000),
             RetainMessageLinks = s.Duration("Tern:Retention:MessageLinks", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650)),
+            Destinations = ReadDestinations(s),
         };
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
@@ -128,6 +133,30 @@ public sealed class TernOptions
         var modules = TernChannels.Create();
         foreach (var module in modules) module.ReadSettings(s);
         return modules;
+    }
+
+    /// <summary>CIDRs separated by commas, semicolons or spaces (one environment variable holds them all); an address alone is its /32 or /128.</summary>
+    private static DestinationPolicy ReadDestinations(SettingReader s)
+    {
+        var raw = s.OptionalString(DestinationPolicy.SettingKey);
+        if (raw is null) return DestinationPolicy.PublicOnly;
+        var networks = new List<IPNetwork>();
+        foreach (var part in raw.Split([',', ';', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (IPNetwork.TryParse(part, out var network))
+            {
+                // 10.0.0.1/8 is most likely a typo for an address or for 10.0.0.0/8; say which was meant rather than guess.
+                var slash = part.IndexOf('/', StringComparison.Ordinal);
+                if (slash > 0 && !network.BaseAddress.Equals(IPAddress.Parse(part[..slash])))
+                {
+                    throw new ConfigurationException(DestinationPolicy.SettingKey, $"'{part}' has address bits set past the prefix (the network is {network})");
+                }
+                networks.Add(network);
+            }
+            else if (IPAddress.TryParse(part, out var address)) networks.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            else throw new ConfigurationException(DestinationPolicy.SettingKey, $"'{part}' is not a network in CIDR notation (such as 10.0.0.0/8 or fd00::/8, no bits set past the prefix)");
+        }
+        return new DestinationPolicy(networks);
     }
 
     private static string? ReadAdminKey(SettingReader s)

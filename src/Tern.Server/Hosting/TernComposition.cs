@@ -37,7 +37,8 @@ internal static class TernComposition
         services.AddSingleton(options.Ingress);
 
         // Bounded like everything else: at most one connection per concurrent send, shared by every channel type's sender.
-        services.AddKeyedSingleton(OutboundHttp.SendClient, (_, _) => OutboundHttp.CreateClient(options.Delivery.Concurrency));
+        services.AddSingleton(options.Destinations);
+        services.AddKeyedSingleton(OutboundHttp.SendClient, (_, _) => OutboundHttp.CreateClient(options.Delivery.Concurrency, options.Destinations));
 
         services.AddSingleton(sp => new CatalogCache(sp.GetRequiredService<ICatalogStore>(), sp.GetRequiredService<TimeProvider>(), options.CatalogRefresh));
         services.AddSingleton(sp => new RecentInboundIds(options.DedupCapacity, sp.GetRequiredService<TimeProvider>()));

@@ -1,3 +1,4 @@
+using Tern.Channels.Http;
 using System.Text.Json.Nodes;
 using Tern.Channels.Telegram;
 using Tern.Channels.Telegram.BotApi;
@@ -11,7 +12,7 @@ public sealed class TelegramChannelTypeTests : IDisposable
     private readonly HttpClient _http = new();
     private readonly TelegramChannelType _type;
 
-    public TelegramChannelTypeTests() => _type = new TelegramChannelType(new BotApiClient(_http), TimeSpan.FromSeconds(1));
+    public TelegramChannelTypeTests() => _type = new TelegramChannelType(new BotApiClient(_http), DestinationPolicy.PublicOnly, TimeSpan.FromSeconds(1));
 
     public void Dispose() => _http.Dispose();
 

@@ -44,7 +44,7 @@ public sealed class InProcessTern : ITernServer, IAsyncDisposable
     public static async Task<InProcessTern> StartAsync(TernHome home, params string[] settings)
     {
         var log = new ConcurrentQueue<string>();
-        string[] args = ["--Tern:Http:Url=http://127.0.0.1:0", $"--Tern:Storage:Path={home.DatabasePath}", .. settings];
+        string[] args = ["--Tern:Http:Url=http://127.0.0.1:0", $"--Tern:Storage:Path={home.DatabasePath}", TernHome.LoopbackAllowed, .. settings];
         var host = await TernHost.CreateAsync(args, home.Directory, logging => logging.AddProvider(new QueueLoggerProvider(log)));
         try
         {

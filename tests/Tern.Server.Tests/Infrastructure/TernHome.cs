@@ -11,6 +11,15 @@ public sealed class TernHome : IDisposable
     public const string RouteId = "in-to-out";
     public const string InboundSecret = "inbound-secret-0123456789";
 
+    /// <summary>
+    /// Every stand-in and receiver is on loopback, which Tern refuses to call unless the operator allows it; every
+    /// CLI run and server starts with this first. A test of the refusal passes <see cref="PublicOnly"/> after it.
+    /// </summary>
+    public const string LoopbackAllowed = "--Tern:Security:AllowedPrivateNetworks=127.0.0.0/8,::1/128";
+
+    /// <summary>The default: public destinations only (the later setting wins).</summary>
+    public const string PublicOnly = "--Tern:Security:AllowedPrivateNetworks=";
+
     private TernHome(string directory) => Directory = directory;
 
     public string Directory { get; }
@@ -27,8 +36,12 @@ public sealed class TernHome : IDisposable
     }
 
     /// <summary>Runs <c>tern args…</c> in this directory on this database.</summary>
-    public Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
-        TernCli.RunAsync(Directory, [.. args, $"--Tern:Storage:Path={DatabasePath}"], environment);
+    public Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var given = args.ToList();
+        var allowList = given.Exists(a => a.StartsWith(PublicOnly, StringComparison.OrdinalIgnoreCase)) ? [] : new[] { LoopbackAllowed };
+        return TernCli.RunAsync(Directory, [.. given, $"--Tern:Storage:Path={DatabasePath}", .. allowList], environment);
+    }
 
     /// <summary>Runs a CLI verb that must succeed.</summary>
     public async Task<CliResult> RunOkAsync(params string[] args)

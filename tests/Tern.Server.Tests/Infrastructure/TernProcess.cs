@@ -56,7 +56,7 @@ public sealed class TernProcess : ITernServer, IAsyncDisposable
             var url = new Uri($"http://127.0.0.1:{FreePort.Next()}");
             // "{url}" in a setting is the server's own address (e.g. Tern:Http:PublicUrl for Telegram webhooks).
             var authority = url.GetLeftPart(UriPartial.Authority);
-            List<string> args = ["serve", $"--Tern:Http:Url={authority}", $"--Tern:Storage:Path={home.DatabasePath}", .. settings.Select(s => s.Replace("{url}", authority, StringComparison.Ordinal))];
+            List<string> args = ["serve", $"--Tern:Http:Url={authority}", $"--Tern:Storage:Path={home.DatabasePath}", TernHome.LoopbackAllowed, .. settings.Select(s => s.Replace("{url}", authority, StringComparison.Ordinal))];
             var process = new TernProcess(home, output, url, args);
             try
             {

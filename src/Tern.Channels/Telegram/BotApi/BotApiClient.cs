@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Tern.Channels.Http;
 
 namespace Tern.Channels.Telegram.BotApi;
 
@@ -113,7 +114,8 @@ public sealed class BotApiClient(HttpClient http)
     }
 
     private static string Describe(HttpRequestException ex) =>
-        ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
+        DestinationRefusedException.In(ex) is { } refused ? "refused: " + refused.Message
+        : ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
 
     private static BotApiError Network(BotEndpoint bot, string description) => new(0, 0, bot.Scrub(description), null, null);
 

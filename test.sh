@@ -21,7 +21,11 @@ command -v cc >/dev/null 2>&1 || need_packages+=(gcc)
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 if [ ${#need_packages[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  if ! { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}"; } >"$RESULTS/apt.log" 2>&1; then
+    # Said again just above the summary: the tests that need these will fail, and this is why.
+    install_failure="test.sh: installing ${need_packages[*]} failed: $(tail -n 3 "$RESULTS/apt.log" | tr '\n' ' ')"
+    echo "$install_failure"
+  fi
 fi
 
 if ! dotnet build Tern.slnx -c Release -warnaserror -nologo -v quiet; then
@@ -67,5 +71,6 @@ for trx in "$RESULTS"/*.trx; do
     failing && inmsg { done = sub(/<\/Message>.*/, ""); if (lines < 6) print "  " $0; lines++; if (done) { inmsg = 0; failing = 0 } }
   ' "$trx"
 done
+[ -n "${install_failure:-}" ] && echo "$install_failure"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@ using Tern.Server.Tests.Infrastructure;
 namespace Tern.Server.Tests;
 
 /// <summary>A bad setting or option stops <c>tern</c> with exit code 2 and one stderr line naming it, before anything is touched.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")] // a key file's mode
 public sealed class CliTests
 {
     public static TheoryData<string, string[]> BadServeSettings => new()
@@ -23,6 +24,9 @@ public sealed class CliTests
         { "Tern:Telegram:PollTimeout", ["--Tern:Telegram:PollTimeout=forever"] },
         { "Tern:Telegram:PolTimeout", ["--Tern:Telegram:PolTimeout=5s"] },
         { "Tern:Dispatcher:Capacity", ["--Tern:Dispatcher:Capacity=-1"] },
+        { "Tern:Secrets:Key", ["--Tern:Secrets:Key=not-a-key"] },
+        // Base64, but of 16 bytes: a key is 32.
+        { "Tern:Secrets:Key", ["--Tern:Secrets:Key=AAAAAAAAAAAAAAAAAAAAAA=="] },
     };
 
     [Theory]
@@ -105,6 +109,23 @@ public sealed class CliTests
         Assert.DoesNotContain("0123456789abcdef", channels, StringComparison.Ordinal);
         var routes = (await home.RunOkAsync("routes", "list")).Stdout;
         Assert.Contains("r1\tsrc\ta,b\tdst:c\tyes", routes, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Secrets_rotate_key_with_Tern_Secrets_Key_set_needs_the_new_key_and_a_key_file_others_can_read_is_refused()
+    {
+        using var home = TernHome.Create();
+        var key = (await home.RunOkAsync("secrets", "new-key")).Stdout.Trim();
+        Assert.Equal(32, Convert.FromBase64String(key).Length);
+        AssertUsageError(await home.RunAsync(["secrets", "rotate-key", $"--Tern:Secrets:Key={key}"]), "--new-key");
+        AssertUsageError(await home.RunAsync(["secrets", "rotate-key", "--new-key", "short"]), "--new-key");
+
+        await home.RunOkAsync("migrate");
+        var keyFile = Path.Combine(home.Directory, "data", "secret.key");
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var refused = await home.RunAsync(["channels", "list"]);
+        AssertUsageError(refused, "Tern:Secrets:KeyFile");
+        Assert.DoesNotContain(await File.ReadAllTextAsync(keyFile), refused.Stderr, StringComparison.Ordinal);
     }
 
     public static TheoryData<string[]> BadListenAddresses => new()

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Tern.Server.Cli;
 using Tern.Server.Configuration;
 using Tern.Server.Hosting;
+using Tern.Storage.Secrets;
 
 namespace Tern.Server;
 
@@ -17,7 +18,7 @@ public static class Program
             var line = CommandLine.Parse(args);
             var verb = line.Words.Count > 0 ? line.Words[0] : "serve";
             var noun = line.Words.Count > 1 ? line.Words[1] : "";
-            if (line.Words.Count > (verb is "channels" or "routes" or "keys" or "tenants" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
+            if (line.Words.Count > (verb is "channels" or "routes" or "keys" or "tenants" or "secrets" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
 
             switch (verb)
             {
@@ -63,6 +64,12 @@ public static class Program
                             ? await CatalogCommands.ChannelsAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false)
                             : await CatalogCommands.RoutesAsync(noun, line, services, Console.Out, CancellationToken.None).ConfigureAwait(false);
                     }
+                case "secrets":
+                    {
+                        if (noun.Length == 0) throw new UsageException("'secrets': say new-key or rotate-key");
+                        var options = TernOptions.Read(BuildConfiguration(line));
+                        return await SecretCommands.RunAsync(noun, line, options, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
+                    }
                 case "plan":
                     return PlanCommand.Run(line, Console.Out);
                 case "help":
@@ -85,6 +92,12 @@ public static class Program
         }
         catch (ConfigurationException ex)
         {
+            await Console.Error.WriteLineAsync($"tern: {ex.Message}").ConfigureAwait(false);
+            return ExitUsage;
+        }
+        catch (SecretKeyException ex)
+        {
+            // Another key than the database was sealed with, or an unusable key file: before any channel starts.
             await Console.Error.WriteLineAsync($"tern: {ex.Message}").ConfigureAwait(false);
             return ExitUsage;
         }
@@ -135,6 +148,10 @@ public static class Program
                                            make an API key (printed once; a new tenant is created with it)
           tern keys list [--tenant ID] | revoke --id KEYID
           tern tenants add --id ID [--rate-limit N] | list
+          tern secrets new-key             print a new random key (for Tern:Secrets:Key)
+          tern secrets rotate-key [--new-key KEY]
+                                           re-seal every secret with a new key (stop the server first;
+                                           --new-key is required while Tern:Secrets:Key is set)
           tern plan --ram 512M [--profile lite|standard] [--budget 200M]
                                            print the memory budget, derived sizes and a sizing table
           tern version

@@ -21,8 +21,18 @@ public interface IStorageEngine : IAsyncDisposable
     /// <summary>Where the data is (a file path; a host and database), for logs and answers. Never a password.</summary>
     string Location { get; }
 
-    /// <summary>Creates or upgrades the schema; returns how many migrations were applied.</summary>
+    /// <summary>
+    /// Creates or upgrades the schema, then checks the secret key (<see cref="StorageOptions.SecretKey"/> or the key file)
+    /// against the database and seals secrets still stored plain; returns how many migrations were applied. Another key
+    /// than the database was sealed with throws <see cref="Secrets.SecretKeyException"/>.
+    /// </summary>
     Task<int> MigrateAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Key rotation: re-seals every secret with <paramref name="next"/> in one transaction (after <see cref="MigrateAsync"/>);
+    /// returns how many. Keep the new key safe before calling: once this commits, only it opens the database.
+    /// </summary>
+    Task<int> ResealSecretsAsync(Secrets.SecretSealer next, CancellationToken cancellationToken);
 
     /// <summary>The schema version applied; throws when the database cannot be reached (readiness).</summary>
     Task<int> SchemaVersionAsync(CancellationToken cancellationToken);

@@ -1,3 +1,5 @@
+using Tern.Storage.Secrets;
+
 namespace Tern.Storage;
 
 public enum SqliteSynchronous
@@ -30,4 +32,13 @@ public sealed class StorageOptions
     /// The writer's connection is not counted.
     /// </summary>
     public int MaxReadConnections { get; set; } = 8;
+
+    /// <summary>The key secrets are sealed with, when configured (<c>Tern:Secrets:Key</c>); it wins over the key file.</summary>
+    public SecretSealer? SecretKey { get; set; }
+
+    /// <summary>The key file (<c>Tern:Secrets:KeyFile</c>); null: <c>secret.key</c> beside the database, made on the first start.</summary>
+    public string? SecretKeyFile { get; set; }
+
+    /// <summary>The key file used when no key is configured.</summary>
+    public string SecretKeyFilePath => SecretKeyFile is { } file ? System.IO.Path.GetFullPath(file) : Secrets.SecretKeyFile.DefaultPath(Path);
 }

@@ -4,6 +4,7 @@ using Tern.Server.Tests.Infrastructure;
 namespace Tern.Server.Tests;
 
 /// <summary>A bad setting or option stops <c>tern</c> with exit code 2 and one stderr line naming it, before anything is touched.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")] // a key file's mode
 public sealed class CliTests
 {
     public static TheoryData<string, string[]> BadServeSettings => new()
@@ -26,6 +27,9 @@ public sealed class CliTests
         { "Tern:Security:AllowedPrivateNetworks", ["--Tern:Security:AllowedPrivateNetworks=10.0.0.0/8,intranet"] },
         { "Tern:Security:AllowedPrivateNetworks", ["--Tern:Security:AllowedPrivateNetworks=10.0.0.1/8"] },
         { "Tern:Security:AllowedPrivateNetworks", ["--Tern:Security:AllowedPrivateNetworks=10.0.0.0/33"] },
+        { "Tern:Secrets:Key", ["--Tern:Secrets:Key=not-a-key"] },
+        // Base64, but of 16 bytes: a key is 32.
+        { "Tern:Secrets:Key", ["--Tern:Secrets:Key=AAAAAAAAAAAAAAAAAAAAAA=="] },
     };
 
     [Theory]
@@ -118,6 +122,23 @@ public sealed class CliTests
         AssertUsageError(refused, "--url 'http://169.254.169.254/latest/meta-data/'");
         Assert.Contains("link-local", refused.Stderr, StringComparison.Ordinal);
         await home.RunOkAsync("channels", "add", "--id", "meta", "--url", "http://169.254.169.254/latest/meta-data/", TernHome.PublicOnly + "169.254.0.0/16");
+    }
+
+    [Fact]
+    public async Task Secrets_rotate_key_with_Tern_Secrets_Key_set_needs_the_new_key_and_a_key_file_others_can_read_is_refused()
+    {
+        using var home = TernHome.Create();
+        var key = (await home.RunOkAsync("secrets", "new-key")).Stdout.Trim();
+        Assert.Equal(32, Convert.FromBase64String(key).Length);
+        AssertUsageError(await home.RunAsync(["secrets", "rotate-key", $"--Tern:Secrets:Key={key}"]), "--new-key");
+        AssertUsageError(await home.RunAsync(["secrets", "rotate-key", "--new-key", "short"]), "--new-key");
+
+        await home.RunOkAsync("migrate");
+        var keyFile = Path.Combine(home.Directory, "data", "secret.key");
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var refused = await home.RunAsync(["channels", "list"]);
+        AssertUsageError(refused, "Tern:Secrets:KeyFile");
+        Assert.DoesNotContain(await File.ReadAllTextAsync(keyFile), refused.Stderr, StringComparison.Ordinal);
     }
 
     public static TheoryData<string[]> BadListenAddresses => new()

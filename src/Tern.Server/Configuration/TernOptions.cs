@@ -8,6 +8,7 @@ using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Server.Hosting;
 using Tern.Storage;
+using Tern.Storage.Secrets;
 
 namespace Tern.Server.Configuration;
 
@@ -59,6 +60,8 @@ public sealed class TernOptions
                 CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", plan.SqliteCacheBytes, 64L << 10, 1L << 30) / 1024),
                 WriteQueue = s.WholeNumber("Tern:Storage:WriteQueue", plan.WriteQueue, 16, 1_000_000),
                 MaxReadConnections = s.WholeNumber("Tern:Storage:ReadConnections", plan.DatabasePoolSize, 1, 1024),
+                SecretKey = ReadSecretKey(s),
+                SecretKeyFile = s.OptionalString("Tern:Secrets:KeyFile"),
             },
             Dispatcher = new DispatcherOptions
             {
@@ -157,6 +160,15 @@ public sealed class TernOptions
             else throw new ConfigurationException(DestinationPolicy.SettingKey, $"'{part}' is not a network in CIDR notation (such as 10.0.0.0/8 or fd00::/8, no bits set past the prefix)");
         }
         return new DestinationPolicy(networks);
+    }
+
+    /// <summary>Tern:Secrets:Key: the base64 of 32 bytes (<c>tern secrets new-key</c> makes one). The value is never repeated in the error.</summary>
+    private static SecretSealer? ReadSecretKey(SettingReader s)
+    {
+        var key = s.OptionalString("Tern:Secrets:Key");
+        if (key is null) return null;
+        return SecretSealer.FromBase64(key)
+            ?? throw new ConfigurationException("Tern:Secrets:Key", $"is not a key: the base64 of {SecretSealer.KeyBytes} random bytes (tern secrets new-key makes one)");
     }
 
     private static string? ReadAdminKey(SettingReader s)

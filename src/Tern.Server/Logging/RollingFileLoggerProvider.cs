@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tern.Core.Memory;
 using Tern.Server.Configuration;
+using Tern.Storage;
 
 namespace Tern.Server.Logging;
 
@@ -25,7 +26,7 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, IBoundedStructu
     {
         _options = options;
         var folder = Path.GetDirectoryName(Path.GetFullPath(options.Path));
-        if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        if (!string.IsNullOrEmpty(folder)) OwnerOnly.CreateFolder(folder);
         _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.DropOldest,
@@ -86,7 +87,8 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, IBoundedStructu
         }
     }
 
-    private static FileStream Open(string path) => new(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+    // Owner-only from creation: a log line can name channels, chats and addresses (never a secret, but still private).
+    private static FileStream Open(string path) => new(path, OwnerOnly.StreamOptions(FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete));
 
     /// <summary>tern.log.(n-1) → tern.log.n …, tern.log → tern.log.1; keeps <paramref name="retained"/> files in all.</summary>
     internal static void Rotate(string path, int retained)

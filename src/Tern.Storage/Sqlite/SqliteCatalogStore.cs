@@ -22,6 +22,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         await using var transaction = connection.BeginTransaction(deferred: true);
         var version = SqliteDatabase.Scalar(connection, transaction, "SELECT value FROM meta WHERE key = 'catalog_version'");
 
+        var sealer = database.Sealer;
         var channels = new List<ChannelDefinition>();
         await using (var command = connection.CreateCommand())
         {
@@ -30,14 +31,15 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                var id = reader.GetString(0);
                 channels.Add(new ChannelDefinition(
-                    reader.GetString(0),
+                    id,
                     reader.GetString(1),
-                    SqliteInboxStore.NullableString(reader, 2),
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 2), SqliteSecrets.Place("channels", "secret", id)),
                     reader.IsDBNull(3) ? null : new Uri(reader.GetString(3)),
                     reader.IsDBNull(4) ? null : reader.GetInt32(4),
                     reader.GetString(5),
-                    SqliteInboxStore.NullableString(reader, 6)));
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 6), SqliteSecrets.Place("channels", "settings", id))));
             }
         }
 
@@ -49,7 +51,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var webhook = SqliteTenantStore.ReadWebhook(reader);
+                var webhook = SqliteTenantStore.ReadWebhook(reader, sealer);
                 channels.Add(new ChannelDefinition(
                     ChannelTypes.SubscriptionChannelId(webhook.Id), ChannelTypes.TenantWebhook, webhook.Secret, webhook.Url, null, webhook.TenantId,
                     CatalogJson.WriteStrings(webhook.Events)));
@@ -119,15 +121,17 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 
-    private static void Bind(SqliteCommand command, ChannelDefinition channel)
+    /// <summary>The secret and the settings (a channel type's JSON, with its token) are written sealed.</summary>
+    private void Bind(SqliteCommand command, ChannelDefinition channel)
     {
+        var sealer = database.Sealer;
         command.Parameters.AddWithValue("$id", channel.Id);
         command.Parameters.AddWithValue("$type", channel.Type);
-        command.Parameters.AddWithValue("$secret", (object?)channel.Secret ?? DBNull.Value);
+        command.Parameters.AddWithValue("$secret", (object?)sealer.SealOrNull(channel.Secret, SqliteSecrets.Place("channels", "secret", channel.Id)) ?? DBNull.Value);
         command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
         command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
         command.Parameters.AddWithValue("$tenant", channel.TenantId);
-        command.Parameters.AddWithValue("$settings", (object?)channel.SettingsJson ?? DBNull.Value);
+        command.Parameters.AddWithValue("$settings", (object?)sealer.SealOrNull(channel.SettingsJson, SqliteSecrets.Place("channels", "settings", channel.Id)) ?? DBNull.Value);
         command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Tern.Storage.Migrations;
+using Tern.Storage.Secrets;
 
 namespace Tern.Storage.Sqlite;
 
@@ -14,6 +15,7 @@ public sealed class SqliteDatabase : IAsyncDisposable
     private readonly StorageOptions _options;
     private readonly SemaphoreSlim _readers;
     private SqliteWriter? _writer;
+    private SecretSealer? _sealer;
 
     private SqliteDatabase(string connectionString, StorageOptions options)
     {
@@ -29,6 +31,12 @@ public sealed class SqliteDatabase : IAsyncDisposable
 
     public string Path => _options.Path;
 
+    /// <summary>The key secrets are sealed with; known once <see cref="MigrateAsync"/> has checked it against the database.</summary>
+    internal SecretSealer Sealer => _sealer ?? throw new InvalidOperationException("The secret key is not checked yet; call MigrateAsync.");
+
+    /// <summary>Plain values from before sealing that the last <see cref="MigrateAsync"/> sealed.</summary>
+    public int SealedAtOpen { get; private set; }
+
     internal SqliteWriter Writer => _writer ?? throw new InvalidOperationException("The database is not open for writing; call OpenAsync.");
 
     /// <summary>Write requests waiting for the writer.</summary>
@@ -40,12 +48,17 @@ public sealed class SqliteDatabase : IAsyncDisposable
     /// <summary>Write batches committed so far, and the requests they carried (group commit at work).</summary>
     public (long Batches, long Requests) WriteStats => _writer is null ? (0, 0) : (_writer.Batches, _writer.Requests);
 
-    /// <summary>Opens (creating the file and folder when missing) without migrating.</summary>
+    /// <summary>
+    /// Opens (creating the file and folder when missing, owner-only) without migrating. SQLite makes the -wal and -shm
+    /// files with the database file's mode, so an owner-only database file keeps them owner-only too.
+    /// </summary>
     public static SqliteDatabase Create(StorageOptions options)
     {
         var full = System.IO.Path.GetFullPath(options.Path);
         var folder = System.IO.Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        if (!string.IsNullOrEmpty(folder)) OwnerOnly.CreateFolder(folder);
+        // An empty file is a new database to SQLite; made here it is 0600 from the start.
+        if (!OwnerOnly.CreateEmptyFile(full)) NarrowExisting(full);
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = full,
@@ -55,6 +68,24 @@ public sealed class SqliteDatabase : IAsyncDisposable
             DefaultTimeout = 30,
         };
         return new SqliteDatabase(builder.ToString(), options);
+    }
+
+    /// <summary>A database made before Tern created its files owner-only: take group and other access away (best effort: a file of another user stays as it is).</summary>
+    private static void NarrowExisting(string path)
+    {
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            try
+            {
+                OwnerOnly.Narrow(file);
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     /// <summary>Applies pending migrations and starts the writer.</summary>
@@ -103,6 +134,48 @@ public sealed class SqliteDatabase : IAsyncDisposable
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             count++;
         }
+        OpenSecrets(connection);
+        return count;
+    }
+
+    /// <summary>
+    /// The key: <see cref="StorageOptions.SecretKey"/>, else the key file (made on the first start). Checked against the
+    /// database before anything reads a secret; another key is a <see cref="SecretKeyException"/> with one clear line.
+    /// </summary>
+    private void OpenSecrets(SqliteConnection connection)
+    {
+        var file = _options.SecretKeyFilePath;
+        var (key, created) = _options.SecretKey is { } configured ? (configured, false) : SecretKeyFile.LoadOrCreate(file);
+        try
+        {
+            SealedAtOpen = SqliteSecrets.Open(connection, key);
+        }
+        catch (SecretKeyMismatchException ex)
+        {
+            // A key made just now cannot be the one the database wants: do not leave it behind to be mistaken for it.
+            if (created) File.Delete(file);
+            var pending = SecretKeyFile.PendingPath(file);
+            var hint = File.Exists(pending) ? $"; {pending} is the new key of an interrupted `tern secrets rotate-key`" : "";
+            throw new SecretKeyException(
+                (_options.SecretKey is not null ? "Tern:Secrets:Key: " : created ? $"Tern:Secrets:KeyFile: {file} is missing; " : $"Tern:Secrets:KeyFile: {file}: ") +
+                $"the database {_options.Path} was sealed with key {ex.DatabaseKeyId}, this key is {ex.KeyId}; start with the key it was sealed with{hint}");
+        }
+        catch (SealedSecretException ex)
+        {
+            throw new SecretKeyException($"the database {_options.Path}: the secret in {ex.Message}");
+        }
+        _sealer = key;
+    }
+
+    /// <summary>
+    /// Re-seals every secret with <paramref name="next"/> in one transaction and makes it the key in use; returns how
+    /// many secrets. The caller keeps <paramref name="next"/> safe first: once this commits, only it opens the database.
+    /// </summary>
+    public async Task<int> ResealAsync(SecretSealer next, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var count = SqliteSecrets.Reseal(connection, Sealer, next);
+        _sealer = next;
         return count;
     }
 

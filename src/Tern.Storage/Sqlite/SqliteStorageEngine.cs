@@ -65,6 +65,8 @@ public sealed class SqliteStorageEngine : IStorageEngine
 
     public Task<int> MigrateAsync(CancellationToken cancellationToken) => _database.MigrateAsync(cancellationToken);
 
+    public Task<int> ResealSecretsAsync(Secrets.SecretSealer next, CancellationToken cancellationToken) => _database.ResealAsync(next, cancellationToken);
+
     public Task<int> SchemaVersionAsync(CancellationToken cancellationToken) => _database.SchemaVersionAsync(cancellationToken);
 
     public async Task<PipelineStores> OpenPipelineAsync(CancellationToken cancellationToken)

@@ -70,20 +70,20 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
                 c.Parameters.AddWithValue("$id", webhook.Id);
                 c.Parameters.AddWithValue("$tenant", webhook.TenantId);
                 c.Parameters.AddWithValue("$url", webhook.Url.ToString());
-                c.Parameters.AddWithValue("$secret", webhook.Secret);
+                c.Parameters.AddWithValue("$secret", database.Sealer.Seal(webhook.Secret, SqliteSecrets.Place("webhooks", "secret", webhook.Id)));
                 c.Parameters.AddWithValue("$events", CatalogJson.WriteStrings(webhook.Events));
                 c.Parameters.AddWithValue("$at", webhook.CreatedAt.ToUnixTimeMilliseconds());
             }, cancellationToken);
 
     public Task<IReadOnlyList<WebhookSubscription>> ListWebhooksAsync(string tenantId, CancellationToken cancellationToken) =>
-        QueryAsync(WebhookSelect + " WHERE tenant_id = $tenant ORDER BY created_at, id", c => c.Parameters.AddWithValue("$tenant", tenantId), ReadWebhook, cancellationToken);
+        QueryAsync(WebhookSelect + " WHERE tenant_id = $tenant ORDER BY created_at, id", c => c.Parameters.AddWithValue("$tenant", tenantId), r => ReadWebhook(r, database.Sealer), cancellationToken);
 
     public async Task<WebhookSubscription?> GetWebhookAsync(string tenantId, string id, CancellationToken cancellationToken) =>
         (await QueryAsync(WebhookSelect + " WHERE tenant_id = $tenant AND id = $id", c =>
         {
             c.Parameters.AddWithValue("$tenant", tenantId);
             c.Parameters.AddWithValue("$id", id);
-        }, ReadWebhook, cancellationToken).ConfigureAwait(false)) is [var first, ..] ? first : null;
+        }, r => ReadWebhook(r, database.Sealer), cancellationToken).ConfigureAwait(false)) is [var first, ..] ? first : null;
 
     public Task<bool> RemoveWebhookAsync(string tenantId, string id, CancellationToken cancellationToken) =>
         ChangeAsync("DELETE FROM webhooks WHERE tenant_id = $tenant AND id = $id", "catalog_version", c =>
@@ -94,8 +94,10 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
 
     internal const string WebhookSelect = "SELECT id, tenant_id, url, secret, events, created_at FROM webhooks";
 
-    internal static WebhookSubscription ReadWebhook(SqliteDataReader r) =>
-        new(r.GetString(0), r.GetString(1), new Uri(r.GetString(2)), r.GetString(3), CatalogJson.ReadStrings(r.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)));
+    /// <summary>A subscription as stored; its secret is unsealed (it is written sealed).</summary>
+    internal static WebhookSubscription ReadWebhook(SqliteDataReader r, Tern.Storage.Secrets.SecretSealer sealer) =>
+        new(r.GetString(0), r.GetString(1), new Uri(r.GetString(2)), sealer.Unseal(r.GetString(3), SqliteSecrets.Place("webhooks", "secret", r.GetString(0))),
+            CatalogJson.ReadStrings(r.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)));
 
     private Task<bool> ChangeAsync(string sql, string? versionKey, Action<SqliteCommand> bind, CancellationToken cancellationToken) =>
         database.ChangeAsync(sql, versionKey, bind, cancellationToken);

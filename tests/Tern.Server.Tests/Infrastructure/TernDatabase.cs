@@ -38,6 +38,18 @@ public sealed class TernDatabase(string path)
         return ids;
     }
 
+    /// <summary>The first column of every row <paramref name="sql"/> selects, as stored (NULLs left out).</summary>
+    public IReadOnlyList<string> Texts(string sql)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        var texts = new List<string>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) if (!reader.IsDBNull(0)) texts.Add(reader.GetString(0));
+        return texts;
+    }
+
     /// <summary>Outbox rows that took more than one attempt.</summary>
     public long OutboxRetried() => Scalar("SELECT COUNT(*) FROM outbox WHERE attempts > 1");
 

@@ -19,6 +19,9 @@ command -v cc >/dev/null 2>&1 || need_packages+=(gcc)
 [ -f /usr/lib/x86_64-linux-gnu/libz.so ] || need_packages+=(zlib1g-dev)
 # /metrics is checked with Prometheus's own linter.
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
+# The OpenAPI document is linted with Redocly and a client generated from it is compiled (tools/openapi, pinned by its lockfile).
+command -v node >/dev/null 2>&1 || need_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_packages+=(npm)
 if [ ${#need_packages[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   if ! { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}"; } >"$RESULTS/apt.log" 2>&1; then
@@ -26,6 +29,13 @@ if [ ${#need_packages[@]} -gt 0 ]; then
     install_failure="test.sh: installing ${need_packages[*]} failed: $(tail -n 3 "$RESULTS/apt.log" | tr '\n' ' ')"
     echo "$install_failure"
   fi
+fi
+
+# Once per run, not per test: the exact versions of package-lock.json.
+if ! npm ci --prefix tools/openapi --no-audit --no-fund --ignore-scripts --loglevel=error; then
+  echo "npm ci --prefix tools/openapi failed"
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 if ! dotnet build Tern.slnx -c Release -warnaserror -nologo -v quiet; then

@@ -5,4 +5,6 @@ namespace Tern.Channels;
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(AcceptedMessage))]
+[JsonSerializable(typeof(InboundMessageShape))]
+[JsonSerializable(typeof(Telegram.TelegramUpdateShape))]
 public sealed partial class ChannelsJsonContext : JsonSerializerContext;

@@ -38,7 +38,7 @@ public static class TelegramRegistration
             sp.GetRequiredService<IngressGate>(), sp.GetRequiredService<IngressStatusBoard>(), sp.GetRequiredService<IOutboxStore>(), ingress,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TelegramIngressSupervisor>>()));
         services.AddHostedService<TelegramIngressService>();
-        services.AddSingleton(sp => new ChannelHooks(TelegramChannelType.TypeName, [HttpMethods.Post], sp.GetRequiredService<TelegramWebhookIngress>().HandleAsync));
+        services.AddSingleton(sp => new ChannelHooks(TelegramChannelType.TypeName, [HttpMethods.Post], sp.GetRequiredService<TelegramWebhookIngress>().HandleAsync, TelegramWebhookIngress.Shape));
         return services;
     }
 

@@ -20,6 +20,14 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
 {
     public const string SecretHeader = "X-Telegram-Bot-Api-Secret-Token";
 
+    public static HookShape Shape { get; } = new(
+        "postTelegramUpdate",
+        "Receive a Telegram update (webhook mode)",
+        "Where Telegram pushes a bot's updates when its channel is in webhook mode (Tern calls setWebhook with this URL). The update is committed before the 200. See docs/telegram.md.",
+        typeof(TelegramUpdateShape),
+        [new(SecretHeader, "The secret token Tern gave setWebhook; a missing or wrong one is a 401.", Required: true)],
+        [new(StatusCodes.Status200OK, "Committed (or recognised as a redelivery).", null)]);
+
     public async Task<IResult> HandleAsync(string channelId, HttpContext context)
     {
         var cancellationToken = context.RequestAborted;
@@ -73,3 +81,9 @@ public sealed class TelegramWebhookIngress(CatalogCache catalog, TelegramInbound
         return CryptographicOperations.FixedTimeEquals(a, b);
     }
 }
+
+/// <summary>
+/// A Telegram Update (https://core.telegram.org/bots/api#update) as the OpenAPI document shows it: only the field every update
+/// has; the others are Telegram's. Never deserialized (the hook reads the Bot API types).
+/// </summary>
+public sealed record TelegramUpdateShape(long UpdateId);

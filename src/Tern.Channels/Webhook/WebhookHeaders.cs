@@ -1,5 +1,6 @@
 namespace Tern.Channels.Webhook;
 
+/// <summary>The webhook channel's headers, in and out; the OpenAPI document declares the inbound ones from here.</summary>
 public static class WebhookHeaders
 {
     /// <summary>HMAC-SHA256 of the raw body with the channel's secret, <c>sha256=&lt;hex&gt;</c>.</summary>
@@ -16,4 +17,11 @@ public static class WebhookHeaders
 
     /// <summary>1 for the first try, 2 for the first retry, …</summary>
     public const string Attempt = "X-Tern-Attempt";
+
+    /// <summary>The headers <c>POST /hooks/webhook/{channelId}</c> reads, as the OpenAPI document declares them.</summary>
+    public static IReadOnlyList<HookHeader> Inbound { get; } =
+    [
+        new(Signature, "sha256= and the lowercase hex HMAC-SHA256 of the raw body with the channel's secret (docs/webhook-channel.md). "
+            + "Required when the channel has a secret; a missing or wrong one is a 401.", Required: false),
+    ];
 }

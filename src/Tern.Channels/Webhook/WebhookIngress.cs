@@ -14,6 +14,17 @@ namespace Tern.Channels.Webhook;
 public sealed class WebhookIngress(
     IInboxStore inbox, CatalogCache catalog, IngressGate gate, RecentInboundIds recent, IngressOptions options, PipelineCounters counters, TimeProvider time)
 {
+    public static HookShape Shape { get; } = new(
+        "postWebhookMessage",
+        "Push a message into a webhook channel",
+        "Commits the message to the inbox before answering 2xx. Unknown fields are ignored (senders may add their own); nothing is stored for a rejected request. See docs/webhook-channel.md.",
+        typeof(InboundMessageShape),
+        WebhookHeaders.Inbound,
+        [
+            new(StatusCodes.Status202Accepted, "Committed to the inbox.", typeof(AcceptedMessage)),
+            new(StatusCodes.Status200OK, "This id was stored before; nothing new was stored (duplicate is true).", typeof(AcceptedMessage)),
+        ]);
+
     public async Task<IResult> HandleAsync(string channelId, HttpContext context)
     {
         var cancellationToken = context.RequestAborted;
@@ -66,3 +77,12 @@ public sealed class WebhookIngress(
 /// <param name="Id">The message id (the one sent, or the one Tern made up).</param>
 /// <param name="Duplicate">True when this id was already stored; nothing new was stored.</param>
 public sealed record AcceptedMessage(string Seq, string Id, bool Duplicate);
+
+/// <summary>
+/// The inbound body as the OpenAPI document shows it: <see cref="InboundMessageParser"/> reads the JSON itself (it also takes
+/// integers for the ids and ignores unknown fields), so this record is never deserialized.
+/// </summary>
+/// <param name="Chat">The conversation, 1–256 characters (an integer is taken too).</param>
+/// <param name="Id">With an id a redelivery is recognised and stored once.</param>
+/// <param name="Attachments">Objects or strings (URLs), kept verbatim. Text or attachments is required.</param>
+public sealed record InboundMessageShape(string Chat, string? Id, string? Sender, string? Text, System.Text.Json.JsonElement[]? Attachments);

@@ -17,7 +17,7 @@ public static class WebhookRegistration
             sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient), sendTimeout, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IChannelType, WebhookChannelType>();
         services.AddSingleton<WebhookIngress>();
-        services.AddSingleton(sp => new ChannelHooks(ChannelTypes.Webhook, [HttpMethods.Post], sp.GetRequiredService<WebhookIngress>().HandleAsync));
+        services.AddSingleton(sp => new ChannelHooks(ChannelTypes.Webhook, [HttpMethods.Post], sp.GetRequiredService<WebhookIngress>().HandleAsync, WebhookIngress.Shape));
         return services;
     }
 }

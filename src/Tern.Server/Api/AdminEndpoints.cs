@@ -22,13 +22,13 @@ internal static class AdminEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value, options))
                 : ApiProblems.From(added.Failure!);
-        }).ForbiddenDetail("Only an admin key can create tenants.").ReadsJson<CreateTenantRequest>().ProducesConflict();
+        }).Operation("tenants", "createTenant", "Create a tenant").ForbiddenDetail("Only an admin key can create tenants.").ReadsJson<CreateTenantRequest>().ProducesConflict();
 
         admin.MapGet("/tenants", async Task<Ok<TenantResponse[]>> (HttpContext context, ITenantStore store, TernOptions options) =>
         {
             var tenants = await store.ListTenantsAsync(context.RequestAborted);
             return TypedResults.Ok(tenants.Select(t => ToResponse(t, options)).ToArray());
-        }).ForbiddenDetail("Only an admin key can list tenants.");
+        }).Operation("tenants", "listTenants", "List tenants").ForbiddenDetail("Only an admin key can list tenants.");
 
         admin.MapPost("/keys", async Task<Results<Created<KeyResponse>, ProblemHttpResult>> (HttpContext context, KeyService keys, TernOptions options) =>
         {
@@ -39,7 +39,7 @@ internal static class AdminEndpoints
             return created.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(created.Value.Record, created.Value.Key))
                 : ApiProblems.From(created.Failure!);
-        }).ForbiddenDetail("Only an admin key can create keys.").ReadsJson<CreateKeyRequest>();
+        }).Operation("keys", "createKey", "Create an API key").ForbiddenDetail("Only an admin key can create keys.").ReadsJson<CreateKeyRequest>();
 
         anyKey.MapGet("/keys", async Task<Ok<KeyResponse[]>> (HttpContext context, ITenantStore store, string? tenant) =>
         {
@@ -48,7 +48,7 @@ internal static class AdminEndpoints
             var scope = caller.IsAdmin ? tenant : caller.TenantId;
             var keys = await store.ListKeysAsync(scope, context.RequestAborted);
             return TypedResults.Ok(keys.Select(k => ToResponse(k, null)).ToArray());
-        });
+        }).Operation("keys", "listKeys", "List API keys");
 
         anyKey.MapDelete("/keys/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, KeyService keys, ApiKeyCache cache) =>
         {
@@ -57,7 +57,7 @@ internal static class AdminEndpoints
             if (!revoked.IsOk) return ApiProblems.From(revoked.Failure!);
             cache.Invalidate(id);
             return TypedResults.NoContent();
-        }).ProducesNotFound();
+        }).Operation("keys", "revokeKey", "Revoke an API key").ProducesNotFound();
     }
 
     private static TenantResponse ToResponse(Tenant tenant, TernOptions options) =>

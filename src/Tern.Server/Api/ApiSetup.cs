@@ -40,8 +40,12 @@ public static class ApiSetup
         {
             document.Info.Title = "Tern API";
             document.Info.Description = "Channels, routes, messages and webhooks of a tenant; tenants and keys for admins. Bearer API keys. See docs/api.md.";
+            ApiResponses.NullableIsOptional(document);
             return ApiResponses.DeclareSecurity(document);
-        }).AddOperationTransformer(ApiResponses.DescribeJsonBody).AddSchemaTransformer(ApiResponses.DescribeChannelSettings));
+        })
+            .AddOperationTransformer(ApiResponses.DescribeOperation)
+            .AddSchemaTransformer(ApiResponses.DescribeChannelSettings)
+            .AddSchemaTransformer(ApiResponses.NullableIsOptional));
         // The HTTP JSON options are the API's (snake_case, nulls left out, numbers as numbers: as ApiJsonContext): TypedResults
         // write with them through ApiJsonContext in the resolver chain, and the OpenAPI schemas follow them.
         services.ConfigureHttpJsonOptions(json =>

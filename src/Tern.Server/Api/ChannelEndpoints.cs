@@ -23,7 +23,7 @@ internal static class ChannelEndpoints
             var tenant = context.TenantId();
             var list = await channels.ListAsync(tenant, context.RequestAborted);
             return TypedResults.Ok(list.Select(c => ToResponse(c, channels.Types)).ToArray());
-        });
+        }).Operation("channels", "listChannels", "List channels");
 
         group.MapPost("/channels", async Task<Results<Created<ChannelResponse>, ProblemHttpResult>> (HttpContext context, ChannelService channels, TernOptions options) =>
         {
@@ -35,14 +35,14 @@ internal static class ChannelEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value, channels.Types))
                 : ApiProblems.From(added.Failure!);
-        }).ReadsJson<ChannelRequest>().ProducesConflict();
+        }).Operation("channels", "createChannel", "Create a channel").ReadsJson<ChannelRequest>().ProducesConflict();
 
         group.MapGet("/channels/{id}", async Task<Results<Ok<ChannelResponse>, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels) =>
         {
             var tenant = context.TenantId();
             var channel = await channels.FindAsync(tenant, id, context.RequestAborted);
             return channel is null ? ApiProblems.NotFound($"No channel '{id}'.") : TypedResults.Ok(ToResponse(channel, channels.Types));
-        }).ProducesNotFound();
+        }).Operation("channels", "getChannel", "Get a channel").ProducesNotFound();
 
         group.MapMethods("/channels/{id}", ["PATCH"], async Task<Results<Ok<ChannelResponse>, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels, TernOptions options) =>
         {
@@ -54,14 +54,14 @@ internal static class ChannelEndpoints
             if (Input(body.Value!, channels.Types, out var input) is { } problem) return problem;
             var updated = await channels.UpdateAsync(tenant, id, input, context.RequestAborted);
             return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value, channels.Types)) : ApiProblems.From(updated.Failure!);
-        }).ProducesNotFound().ReadsJson<ChannelRequest>();
+        }).Operation("channels", "updateChannel", "Change a channel").ProducesNotFound().ReadsJson<ChannelRequest>();
 
         group.MapDelete("/channels/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, ChannelService channels) =>
         {
             var tenant = context.TenantId();
             var removed = await channels.RemoveAsync(tenant, id, context.RequestAborted);
             return removed.IsOk ? TypedResults.NoContent() : ApiProblems.From(removed.Failure!);
-        }).ProducesNotFound().ProducesConflict();
+        }).Operation("channels", "deleteChannel", "Delete a channel").ProducesNotFound().ProducesConflict();
 
         group.MapGet("/channels/{id}/status", async Task<Results<Ok<ChannelStatusResponse>, ProblemHttpResult>> (
             HttpContext context, string id, CatalogCache catalog, IMessageQueries queries, DeliveryEngine engine, IngressStatusBoard ingress, TimeProvider time) =>
@@ -81,7 +81,7 @@ internal static class ChannelEndpoints
             return TypedResults.Ok(
                 new ChannelStatusResponse(id, status.Pending, status.Failed, status.Sent, status.LagSeconds, status.LastError, status.LastErrorAt,
                     parkedUntil == default ? null : parkedUntil, engine.PausedUntil(id), inbound, failing));
-        }).ProducesNotFound();
+        }).Operation("channels", "getChannelStatus", "Get a channel's delivery status").ProducesNotFound();
     }
 
     /// <summary>The tenant's channel; another tenant's is "not found", not "forbidden".</summary>

@@ -27,7 +27,7 @@ internal static class MessageEndpoints
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.SendMessageRequest, options.Api.MaxBodyBytes);
             if (body.Problem is not null) return body.Problem;
             var request = body.Value!;
-            var idempotencyKey = request.IdempotencyKey ?? NullIfEmpty(context.Request.Headers["Idempotency-Key"].ToString());
+            var idempotencyKey = request.IdempotencyKey ?? NullIfEmpty(context.Request.Headers[ApiResponses.IdempotencyKeyHeader].ToString());
             var media = request.Media is { } m ? new MessageMedia(m.Type, m.Url, m.FileId) : null;
             var sent = await messages.SendAsync(tenant, new MessageInput(request.Channel, request.Chat, request.Text, media, idempotencyKey), context.RequestAborted);
             if (!sent.IsOk)
@@ -41,7 +41,9 @@ internal static class MessageEndpoints
             // 200: the idempotency key was seen before, this is the message it made.
             var response = ToResponse(sent.Value.Message, null);
             return sent.Value.Existing ? TypedResults.Ok(response) : TypedResults.Accepted((string?)null, response);
-        }).ReadsJson<SendMessageRequest>().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        }).Operation("messages", "sendMessage", "Send a message")
+            .ReadsHeader(ApiResponses.IdempotencyKeyHeader, "Makes a retried send safe: a key seen before answers 200 with the message it made (idempotency_key in the body wins).")
+            .ReadsJson<SendMessageRequest>().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/messages", async Task<Results<Ok<MessagePage>, ProblemHttpResult>> (HttpContext context, IMessageQueries queries) =>
         {
@@ -65,7 +67,15 @@ internal static class MessageEndpoints
             var filter = new MessageFilter(tenant, NullIfEmpty(query["channel"].ToString()), direction, status, NullIfEmpty(query["chat"].ToString()), since, until, page, pageSize);
             var result = await queries.ListAsync(filter, context.RequestAborted);
             return TypedResults.Ok(new MessagePage(result.Items.Select(m => ToResponse(m, null)).ToArray(), result.Page, result.PageSize, result.Total));
-        }).ProducesValidationProblem();
+        }).Operation("messages", "listMessages", "List messages")
+            .ReadsPaging()
+            .ReadsQuery("channel", "Only messages through this channel.")
+            .ReadsQuery("direction", "in: received; out: sent to a destination.", ["in", "out"])
+            .ReadsQuery("status", "Only messages in this status.", Statuses)
+            .ReadsQuery("chat", "Only this chat.")
+            .ReadsQuery("since", "Not before this time (ISO 8601).", format: "date-time")
+            .ReadsQuery("until", "Not after this time (ISO 8601).", format: "date-time")
+            .ProducesValidationProblem();
 
         group.MapGet("/messages/{id}", async Task<Results<Ok<MessageResponse>, ProblemHttpResult>> (HttpContext context, string id, IMessageQueries queries) =>
         {
@@ -73,7 +83,7 @@ internal static class MessageEndpoints
             var found = await queries.GetAsync(tenant, id, context.RequestAborted);
             if (found is not { } message) return ApiProblems.NotFound($"No message '{id}'.");
             return TypedResults.Ok(ToResponse(message.Message, message.History));
-        }).ProducesNotFound();
+        }).Operation("messages", "getMessage", "Get a message with its status history").ProducesNotFound();
     }
 
     private static MessageResponse ToResponse(MessageView m, IReadOnlyList<MessageStatusChange>? history)

@@ -19,7 +19,7 @@ internal static class RouteEndpoints
             var tenant = context.TenantId();
             var list = await routes.ListAsync(tenant, context.RequestAborted);
             return TypedResults.Ok(list.Select(ToResponse).ToArray());
-        });
+        }).Operation("routes", "listRoutes", "List routes");
 
         group.MapPost("/routes", async Task<Results<Created<RouteResponse>, ProblemHttpResult>> (HttpContext context, RouteService routes, TernOptions options) =>
         {
@@ -30,14 +30,14 @@ internal static class RouteEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value))
                 : ApiProblems.From(added.Failure!);
-        }).ReadsJson<RouteRequest>().ProducesConflict();
+        }).Operation("routes", "createRoute", "Create a route").ReadsJson<RouteRequest>().ProducesConflict();
 
         group.MapGet("/routes/{id}", async Task<Results<Ok<RouteResponse>, ProblemHttpResult>> (HttpContext context, string id, RouteService routes) =>
         {
             var tenant = context.TenantId();
             var route = await routes.FindAsync(tenant, id, context.RequestAborted);
             return route is null ? ApiProblems.NotFound($"No route '{id}'.") : TypedResults.Ok(ToResponse(route));
-        }).ProducesNotFound();
+        }).Operation("routes", "getRoute", "Get a route").ProducesNotFound();
 
         group.MapMethods("/routes/{id}", ["PATCH"], async Task<Results<Ok<RouteResponse>, ProblemHttpResult>> (HttpContext context, string id, RouteService routes, TernOptions options) =>
         {
@@ -48,14 +48,14 @@ internal static class RouteEndpoints
             if (body.Problem is not null) return body.Problem;
             var updated = await routes.UpdateAsync(tenant, id, Input(body.Value!), context.RequestAborted);
             return updated.IsOk ? TypedResults.Ok(ToResponse(updated.Value)) : ApiProblems.From(updated.Failure!);
-        }).ProducesNotFound().ReadsJson<RouteRequest>();
+        }).Operation("routes", "updateRoute", "Change a route").ProducesNotFound().ReadsJson<RouteRequest>();
 
         group.MapDelete("/routes/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, RouteService routes) =>
         {
             var tenant = context.TenantId();
             var removed = await routes.RemoveAsync(tenant, id, context.RequestAborted);
             return removed.IsOk ? TypedResults.NoContent() : ApiProblems.From(removed.Failure!);
-        }).ProducesNotFound();
+        }).Operation("routes", "deleteRoute", "Delete a route").ProducesNotFound();
     }
 
     private static RouteInput Input(RouteRequest request) => new(request.Id, request.From, request.Chats, request.To, request.Enabled, request.Options);

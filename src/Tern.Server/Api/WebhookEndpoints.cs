@@ -19,7 +19,7 @@ internal static class WebhookEndpoints
             var tenant = context.TenantId();
             var hooks = await webhooks.ListAsync(tenant, context.RequestAborted);
             return TypedResults.Ok(hooks.Select(h => ToResponse(h, null)).ToArray());
-        });
+        }).Operation("webhooks", "listWebhooks", "List webhook subscriptions");
 
         group.MapPost("/webhooks", async Task<Results<Created<WebhookResponse>, ProblemHttpResult>> (HttpContext context, WebhookService webhooks, TernOptions options) =>
         {
@@ -31,21 +31,21 @@ internal static class WebhookEndpoints
             return added.IsOk
                 ? TypedResults.Created((string?)null, ToResponse(added.Value.Webhook, added.Value.GeneratedSecret))
                 : ApiProblems.From(added.Failure!);
-        }).ReadsJson<WebhookRequest>();
+        }).Operation("webhooks", "createWebhook", "Subscribe a webhook to tenant events").ReadsJson<WebhookRequest>();
 
         group.MapGet("/webhooks/{id}", async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
         {
             var tenant = context.TenantId();
             var hook = await webhooks.FindAsync(tenant, id, context.RequestAborted);
             return hook is null ? ApiProblems.NotFound($"No webhook '{id}'.") : TypedResults.Ok(ToResponse(hook, null));
-        }).ProducesNotFound();
+        }).Operation("webhooks", "getWebhook", "Get a webhook subscription").ProducesNotFound();
 
         group.MapDelete("/webhooks/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
         {
             var tenant = context.TenantId();
             var removed = await webhooks.RemoveAsync(tenant, id, context.RequestAborted);
             return removed.IsOk ? TypedResults.NoContent() : ApiProblems.From(removed.Failure!);
-        }).ProducesNotFound();
+        }).Operation("webhooks", "deleteWebhook", "Delete a webhook subscription").ProducesNotFound();
 
         group.MapGet("/webhooks/{id}/deliveries", async Task<Results<Ok<WebhookDeliveryPage>, ProblemHttpResult>> (HttpContext context, string id, ITenantStore store, IMessageQueries queries) =>
         {
@@ -59,7 +59,7 @@ internal static class WebhookEndpoints
             return TypedResults.Ok(new WebhookDeliveryPage(
                 result.Items.Select(d => new WebhookDeliveryResponse(d.Id, d.Type, d.OrderKey, d.Status, d.Attempts, d.LastError, d.CreatedAt, d.UpdatedAt)).ToArray(),
                 result.Page, result.PageSize, result.Total));
-        }).ProducesNotFound().ProducesValidationProblem();
+        }).Operation("webhooks", "listWebhookDeliveries", "List a webhook's deliveries").ReadsPaging().ProducesNotFound().ProducesValidationProblem();
     }
 
     private static WebhookResponse ToResponse(WebhookSubscription h, string? secret) => new(h.Id, h.Url.ToString(), h.Events, h.CreatedAt, secret);

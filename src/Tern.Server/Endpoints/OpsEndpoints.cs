@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Tern.Core.Delivery;
+using Tern.Server.Api;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
@@ -17,13 +18,15 @@ internal static class OpsEndpoints
     public static void Map(WebApplication app)
     {
         app.MapGet("/memory", async (OpsState state, CancellationToken cancellationToken) =>
-            Results.Json(await state.MemoryAsync(cancellationToken).ConfigureAwait(false), ServerJsonContext.Default.MemoryReport));
+            Results.Json(await state.MemoryAsync(cancellationToken).ConfigureAwait(false), ServerJsonContext.Default.MemoryReport))
+            .Operation(ApiResponses.OpsTag, "getMemory", "Memory: the budget, what the process holds, every bounded structure, the queues")
+            .Produces<MemoryReport>();
 
         app.MapGet("/metrics", async (OpsState state, CancellationToken cancellationToken) =>
         {
             var report = await state.MemoryAsync(cancellationToken).ConfigureAwait(false);
             return Results.Text(PrometheusText.Write(report, state.Counters, state.Latency), "text/plain; version=0.0.4; charset=utf-8");
-        });
+        }).Operation(ApiResponses.OpsTag, "getMetrics", "Prometheus metrics (text exposition format 0.0.4)").Produces<string>(contentType: "text/plain");
     }
 }
 

@@ -11,6 +11,7 @@ using Tern.Core.Memory;
 using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
 using Tern.Core.Tenancy;
+using Tern.Server.Api;
 using Tern.Server.Configuration;
 using Tern.Server.Endpoints;
 using Tern.Storage;
@@ -140,7 +141,9 @@ internal static class TernComposition
     {
         foreach (var hooks in app.Services.GetServices<ChannelHooks>())
         {
-            app.MapMethods(hooks.Pattern, hooks.Methods, (string channelId, HttpContext context) => hooks.HandleAsync(channelId, context));
+            var endpoint = app.MapMethods(hooks.Pattern, hooks.Methods, (string channelId, HttpContext context) => hooks.HandleAsync(channelId, context));
+            if (hooks.Shape is { } shape) endpoint.DescribeHook(shape);
+            else endpoint.WithTags(ApiResponses.HooksTag);
         }
     }
 }

@@ -134,8 +134,11 @@ internal sealed class TernHost : IAsyncDisposable
 
         var app = builder.Build();
         await app.Services.GetRequiredService<CatalogCache>().RefreshAsync(force: true, CancellationToken.None).ConfigureAwait(false);
-        app.MapGet("/health", () => Results.Json(new AliveReport("alive"), ServerJsonContext.Default.AliveReport));
-        app.MapGet("/health/ready", ReadyAsync);
+        app.MapGet("/health", () => Results.Json(new AliveReport("alive"), ServerJsonContext.Default.AliveReport))
+            .Operation(ApiResponses.OpsTag, "getHealth", "Liveness: the process answers").Produces<AliveReport>();
+        app.MapGet("/health/ready", ReadyAsync)
+            .Operation(ApiResponses.OpsTag, "getReadiness", "Readiness: the database answers and the pipeline runs (503 when not)")
+            .Produces<ReadyReport>().Produces<ReadyReport>(StatusCodes.Status503ServiceUnavailable);
         app.MapChannelHooks();
         OpsEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");

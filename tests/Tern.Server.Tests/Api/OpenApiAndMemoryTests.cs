@@ -124,6 +124,45 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
     }
 
     [Fact]
+    public async Task Every_operation_has_a_unique_operationId_a_summary_and_a_tag_and_the_hooks_declare_their_body_and_signature_header()
+    {
+        using var document = JsonDocument.Parse(await api.Tern.Http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+        var root = document.RootElement;
+        var problems = new List<string>();
+        var ids = new List<string>();
+        foreach (var path in root.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject().Where(m => m.Name is "get" or "post" or "put" or "patch" or "delete"))
+            {
+                var name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                if (operation.Value.TryGetProperty("operationId", out var id)) ids.Add(id.GetString()!);
+                else problems.Add($"{name}: no operationId");
+                if (!(operation.Value.TryGetProperty("summary", out var summary) && summary.GetString() is { Length: > 0 })) problems.Add($"{name}: no summary");
+                if (!(operation.Value.TryGetProperty("tags", out var tags) && tags.GetArrayLength() == 1)) problems.Add($"{name}: not one tag");
+                // Every operation says who may call it: the bearer scheme under /v1, explicitly nobody's key elsewhere.
+                if (!operation.Value.TryGetProperty("security", out _)) problems.Add($"{name}: no security");
+            }
+        }
+        problems.AddRange(ids.GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => $"operationId {g.Key} is used {g.Count()} times"));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+
+        foreach (var (path, header, required) in new[] { ("/hooks/webhook/{channelId}", "X-Tern-Signature", false), ("/hooks/telegram/{channelId}", "X-Telegram-Bot-Api-Secret-Token", true) })
+        {
+            var hook = root.GetProperty("paths").GetProperty(path).GetProperty("post");
+            var parameter = hook.GetProperty("parameters").EnumerateArray().SingleOrDefault(p => p.GetProperty("in").GetString() == "header" && p.GetProperty("name").GetString() == header);
+            Assert.True(parameter.ValueKind == JsonValueKind.Object, $"{path}: no {header} header: {hook}");
+            Assert.Equal(required, parameter.TryGetProperty("required", out var r) && r.GetBoolean());
+            Assert.True(hook.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _), $"{path}: no JSON body");
+            Assert.True(hook.GetProperty("responses").GetProperty("401").GetProperty("content").TryGetProperty("application/problem+json", out _), $"{path}: no 401 problem");
+        }
+        // The webhook hook's body: chat is the one field every message needs; its answer is the accepted message.
+        var webhook = root.GetProperty("paths").GetProperty("/hooks/webhook/{channelId}").GetProperty("post");
+        var body = webhook.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        Assert.Equal(["chat"], body.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        Assert.True(webhook.GetProperty("responses").TryGetProperty("202", out _), $"{webhook}");
+    }
+
+    [Fact]
     public async Task A_channel_types_settings_object_is_described_under_its_name_in_the_channel_request_and_answer()
     {
         using var document = JsonDocument.Parse(await api.Tern.Http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));

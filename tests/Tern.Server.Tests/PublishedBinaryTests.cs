@@ -277,6 +277,8 @@ public sealed class PublishedProcess : IAsyncDisposable
             info.Environment.Remove(key);
         }
         info.Environment["DOTNET_BUNDLE_EXTRACT_BASE_DIR"] = published.ExtractDirectory;
+        // The stand-ins and receivers are on loopback, which Tern calls only when the operator allows it.
+        info.Environment["TERN__Security__AllowedPrivateNetworks"] = "127.0.0.0/8,::1/128";
         var process = new PublishedProcess(new Process { StartInfo = info });
         process._process.Start();
         process._process.BeginOutputReadLine();

@@ -363,6 +363,8 @@ public sealed partial class TelegramSender(
     private SendResult Classify(Target target, BotApiError error, string method)
     {
         var reason = $"{method}: {error}";
+        // The base URL is an address Tern must not call: no retry makes that better.
+        if (error.Refused) return SendResult.Rejected(reason);
         if (error.IsNetwork) return SendResult.Transient(reason);
         if (error.MigrateToChatId is { } newChat)
         {

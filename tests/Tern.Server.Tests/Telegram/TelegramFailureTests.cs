@@ -13,6 +13,35 @@ public sealed class TelegramFailureTests(ITestOutputHelper output)
     private const long Group = -1001, User = 4242;
 
     [Fact]
+    public async Task A_bot_api_address_tern_may_not_call_fails_the_delivery_at_once_and_nothing_reaches_it()
+    {
+        // The channel was written while loopback was allowed; the server runs with public destinations only.
+        await using var rig = await TelegramRig.StartAsync();
+        var bot = rig.AddBot(740021, "dest_bot");
+        rig.Telegram.AddChat(778, ChatKind.Private, "Fan");
+        await rig.AddChannelAsync("dst", bot);
+        var callsBefore = rig.Telegram.Calls.Count;
+
+        await using var tern = await rig.StartTernAsync(output, TernHome.PublicOnly);
+        using var api = await rig.ApiAsync(tern);
+        using var sent = await api.PostAsync(new Uri("/v1/messages", UriKind.Relative),
+            new StringContent("""{"channel":"dst","chat":"778","text":"hello"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+        var id = JsonDocument.Parse(await sent.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
+
+        JsonElement message = default;
+        await Eventually.UntilAsync(async () =>
+        {
+            message = await api.GetFromJsonAsync<JsonElement>($"/v1/messages/{id}");
+            return message.GetProperty("status").GetString() == "failed";
+        }, TimeSpan.FromSeconds(60), () => $"the message to fail: {message}");
+        Assert.Contains("refused: 127.0.0.1, a loopback address", message.GetProperty("last_error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, message.GetProperty("attempts").GetInt32());
+        Assert.Equal(callsBefore, rig.Telegram.Calls.Count);
+        Assert.Empty(rig.TextsIn(778, bot));
+    }
+
+    [Fact]
     public async Task Blocked_and_unknown_chats_fail_and_are_parked_an_upgraded_group_is_followed_and_the_rest_flows()
     {
         await using var rig = await TelegramRig.StartAsync();

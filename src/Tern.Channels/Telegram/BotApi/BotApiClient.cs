@@ -12,7 +12,8 @@ namespace Tern.Channels.Telegram.BotApi;
 /// <param name="Description">Telegram's description, or what went wrong on the way.</param>
 /// <param name="RetryAfter">parameters.retry_after of a 429 (flood control).</param>
 /// <param name="MigrateToChatId">parameters.migrate_to_chat_id: the group became a supergroup with this id.</param>
-public sealed record BotApiError(int HttpStatus, int ErrorCode, string Description, int? RetryAfter, long? MigrateToChatId)
+/// <param name="Refused">No connection was made: the <see cref="DestinationPolicy"/> refused the Bot API's address.</param>
+public sealed record BotApiError(int HttpStatus, int ErrorCode, string Description, int? RetryAfter, long? MigrateToChatId, bool Refused = false)
 {
     public bool IsNetwork => HttpStatus == 0;
 
@@ -69,6 +70,10 @@ public sealed class BotApiClient(HttpClient http)
         {
             return (null, Network(bot, $"no answer within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s (file download)"));
         }
+        catch (HttpRequestException ex) when (DestinationRefusedException.In(ex) is { } refused)
+        {
+            return (null, Network(bot, "refused: " + refused.Message) with { Refused = true });
+        }
         catch (HttpRequestException ex)
         {
             return (null, Network(bot, "network: " + Describe(ex)));
@@ -107,6 +112,10 @@ public sealed class BotApiClient(HttpClient http)
         {
             return new BotApiResult<T>(default, Network(bot, $"no answer within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"));
         }
+        catch (HttpRequestException ex) when (DestinationRefusedException.In(ex) is { } refused)
+        {
+            return new BotApiResult<T>(default, Network(bot, "refused: " + refused.Message) with { Refused = true });
+        }
         catch (HttpRequestException ex)
         {
             return new BotApiResult<T>(default, Network(bot, "network: " + Describe(ex)));
@@ -114,8 +123,7 @@ public sealed class BotApiClient(HttpClient http)
     }
 
     private static string Describe(HttpRequestException ex) =>
-        DestinationRefusedException.In(ex) is { } refused ? "refused: " + refused.Message
-        : ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
+        ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
 
     private static BotApiError Network(BotEndpoint bot, string description) => new(0, 0, bot.Scrub(description), null, null);
 

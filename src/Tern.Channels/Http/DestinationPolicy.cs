@@ -47,20 +47,13 @@ public sealed class DestinationPolicy(IReadOnlyList<IPNetwork> allowedPrivateNet
     public async ValueTask<string?> CheckAsync(Uri url, CancellationToken cancellationToken)
     {
         IPAddress[] addresses;
-        if (IPAddress.TryParse(url.IdnHost.Trim('[', ']'), out var literal))
+        try
         {
-            addresses = [literal];
+            addresses = await AddressesOfAsync(url.IdnHost, cancellationToken).ConfigureAwait(false);
         }
-        else
+        catch (SocketException)
         {
-            try
-            {
-                addresses = await Dns.GetHostAddressesAsync(url.IdnHost, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException)
-            {
-                return null;
-            }
+            return null;
         }
         foreach (var address in addresses)
         {
@@ -77,9 +70,7 @@ public sealed class DestinationPolicy(IReadOnlyList<IPNetwork> allowedPrivateNet
     public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
-            ? [literal]
-            : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        var addresses = await AddressesOfAsync(host, cancellationToken).ConfigureAwait(false);
         var allowed = new List<IPAddress>(addresses.Length);
         string? firstRefusal = null;
         foreach (var address in addresses)
@@ -101,6 +92,10 @@ public sealed class DestinationPolicy(IReadOnlyList<IPNetwork> allowedPrivateNet
             throw;
         }
     }
+
+    /// <summary>An address literal as itself (no lookup), a name by DNS.</summary>
+    private static async ValueTask<IPAddress[]> AddressesOfAsync(string host, CancellationToken cancellationToken) =>
+        IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
 
     private static string Problem(string host, IPAddress address, string kind)
     {

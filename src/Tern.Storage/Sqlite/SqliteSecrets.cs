@@ -56,14 +56,7 @@ internal static class SqliteSecrets
         }
         else
         {
-            try
-            {
-                key.Unseal(check.Value.Sealed, CheckPlace);
-            }
-            catch (SealedSecretException)
-            {
-                throw new SecretKeyMismatchException(check.Value.KeyId, key.KeyId);
-            }
+            EnsureOpens(check.Value, key);
         }
         var sealedNow = 0;
         foreach (var (table, column) in Columns)
@@ -92,17 +85,7 @@ internal static class SqliteSecrets
     {
         using var transaction = connection.BeginTransaction(deferred: false);
         var check = ReadCheck(connection, transaction);
-        if (check is not null)
-        {
-            try
-            {
-                current.Unseal(check.Value.Sealed, CheckPlace);
-            }
-            catch (SealedSecretException)
-            {
-                throw new SecretKeyMismatchException(check.Value.KeyId, current.KeyId);
-            }
-        }
+        if (check is not null) EnsureOpens(check.Value, current);
         var count = 0;
         foreach (var (table, column) in Columns)
         {
@@ -117,6 +100,19 @@ internal static class SqliteSecrets
         WriteCheck(connection, transaction, next);
         transaction.Commit();
         return count;
+    }
+
+    /// <summary>The check value opens with <paramref name="key"/>, or the database was sealed with another key.</summary>
+    private static void EnsureOpens((string KeyId, string Sealed) check, SecretSealer key)
+    {
+        try
+        {
+            key.Unseal(check.Sealed, CheckPlace);
+        }
+        catch (SealedSecretException)
+        {
+            throw new SecretKeyMismatchException(check.KeyId, key.KeyId);
+        }
     }
 
     private static (string KeyId, string Sealed)? ReadCheck(SqliteConnection connection, SqliteTransaction transaction)

@@ -214,7 +214,12 @@ public sealed class BadInputTests(BadInputServer server, ITestOutputHelper outpu
         // Once the destination drains the backlog, the same message is accepted.
         var clock = System.Diagnostics.Stopwatch.StartNew();
         receiver.Resume();
-        await Eventually.UntilAsync(async () => (await tern.ReadyAsync()).OutboxPending == 0, TimeSpan.FromSeconds(30), receiver.Describe);
+        // Drained means delivered: an outbox with nothing pending may only mean the inbox is not routed yet.
+        await Eventually.UntilAsync(async () =>
+        {
+            var ready = await tern.ReadyAsync();
+            return receiver.DistinctMessages == bound && ready.InboxPending == 0 && ready.OutboxPending == 0;
+        }, TimeSpan.FromSeconds(30), receiver.Describe);
         output.WriteLine($"backlog drained {clock.ElapsedMilliseconds} ms after the receiver resumed; {receiver.Describe()}");
         using (var retry = await poster.PostAsync(MessagePoster.Body("over-0", "chat-b", "one too many")))
         {

@@ -37,6 +37,13 @@ if ! npm ci --prefix tools/openapi --no-audit --no-fund --ignore-scripts --logle
   tools_failure="test.sh: npm ci --prefix tools/openapi failed: $(tail -n 3 "$RESULTS/npm.log" | tr '\n' ' ')"
   echo "$tools_failure"
 fi
+# The independent Standard Webhooks verifier (tools/standardwebhooks/verify.mjs, the standardwebhooks npm package).
+if ! npm ci --prefix tools/standardwebhooks --no-audit --no-fund --ignore-scripts --loglevel=error >"$RESULTS/npm-standardwebhooks.log" 2>&1; then
+  standardwebhooks_failure="test.sh: npm ci --prefix tools/standardwebhooks failed: $(tail -n 3 "$RESULTS/npm-standardwebhooks.log" | tr '\n' ' ')"
+  echo "$standardwebhooks_failure"
+  tools_failure="${tools_failure:+$tools_failure
+}$standardwebhooks_failure"
+fi
 
 if ! dotnet build Tern.slnx -c Release -warnaserror -nologo -v quiet; then
   echo "build failed"

@@ -1,10 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.Http;
+using StandardWebhooks;
+using StandardWebhooks.Diagnostics;
 using Tern.Channels.Http;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
+using Tern.StandIns.Http;
 
 namespace Tern.Channels.Tests;
 
@@ -230,24 +234,74 @@ public sealed class WebhookSenderTests : IClassFixture<LoopbackReceiver>, IDispo
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
-    [Fact]
-    public async Task A_signed_post_carries_the_body_the_delivery_headers_and_a_valid_signature()
+    private static readonly string ChannelSecret = WebhookSecret.Generate();
+    private static readonly string OtherSecret = WebhookSecret.Generate();
+
+    /// <summary>
+    /// The StandardWebhooks package's own verifier (not Tern's code): null when it accepts, else its message. The package (1.1.2)
+    /// looks only at the first of several space-separated signatures, so each one is shown to it alone; the npm package checks
+    /// the whole header (TenantEventTests).
+    /// </summary>
+    private static string? Verified(RecordedRequest request, string secret)
     {
-        var result = await SendAsync("ok", secret: "channel-secret", delivery: Delivery(id: 4242, attempts: 2));
+        string? refusal = "no webhook-signature";
+        foreach (var signature in (request.Header("webhook-signature") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var headers = new HeaderDictionary { ["webhook-signature"] = signature };
+            foreach (var name in new[] { "webhook-id", "webhook-timestamp" })
+            {
+                if (request.Header(name) is { } value) headers[name] = value;
+            }
+            try
+            {
+                new StandardWebhook(secret).Verify(request.BodyText, headers);
+                return null;
+            }
+            catch (WebhookVerificationException ex)
+            {
+                refusal = ex.Message;
+            }
+        }
+        return refusal;
+    }
+
+    [Fact]
+    public async Task A_signed_post_is_a_Standard_Webhook_the_StandardWebhooks_package_verifies()
+    {
+        var result = await SendAsync("ok", secret: ChannelSecret, delivery: Delivery(id: 4242, attempts: 2));
 
         Assert.Equal(SendOutcome.Sent, result.Outcome);
         var request = Assert.Single(_receiver.RequestsTo(PathFor("ok")));
         Assert.Equal("POST", request.Method);
         Assert.Equal(Payload, request.BodyText);
         Assert.Equal("application/json; charset=utf-8", request.Header("Content-Type"));
-        Assert.Equal("4242", request.Header(WebhookHeaders.DeliveryId));
-        Assert.Equal("4242", request.Header(WebhookHeaders.IdempotencyKey));
+        Assert.Equal("msg_4242", request.Header("webhook-id"));
+        Assert.Equal("msg_4242", request.Header(WebhookHeaders.IdempotencyKey));
         Assert.Equal("3", request.Header(WebhookHeaders.Attempt));
-        var signature = request.Header(WebhookHeaders.Signature);
-        Assert.NotNull(signature);
-        Assert.True(Signatures.Verify("channel-secret", request.Body, signature));
-        Assert.False(Signatures.Verify("another-secret", request.Body, signature));
-        Assert.Equal(Signatures.Sign("channel-secret", Encoding.UTF8.GetBytes(Payload)), signature);
+        var timestamp = long.Parse(request.Header("webhook-timestamp")!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - timestamp, 0, 60);
+        Assert.Matches("^v1,[A-Za-z0-9+/]{43}=$", request.Header("webhook-signature"));
+        Assert.Null(Verified(request, ChannelSecret));
+        Assert.NotNull(Verified(request, OtherSecret));
+        Assert.Null(request.Header("X-Tern-Signature"));
+    }
+
+    [Fact]
+    public async Task During_a_rotation_the_new_and_the_previous_secret_both_sign_and_after_it_only_the_new_one()
+    {
+        var sender = new WebhookSender(_http, Generous, TimeProvider.System);
+        var rotating = Channel("ok", ChannelSecret) with { PreviousSecret = OtherSecret, PreviousSecretUntil = DateTimeOffset.UtcNow.AddHours(1) };
+        await sender.SendAsync(rotating, Delivery(id: 1), CancellationToken.None);
+        await sender.SendAsync(rotating with { PreviousSecretUntil = DateTimeOffset.UtcNow.AddSeconds(-1) }, Delivery(id: 2), CancellationToken.None);
+
+        var requests = _receiver.RequestsTo(PathFor("ok"));
+        Assert.Equal(2, requests.Count);
+        Assert.Equal(2, requests[0].Header("webhook-signature")!.Split(' ').Length);
+        Assert.Null(Verified(requests[0], ChannelSecret));
+        Assert.Null(Verified(requests[0], OtherSecret));
+        Assert.Single(requests[1].Header("webhook-signature")!.Split(' '));
+        Assert.Null(Verified(requests[1], ChannelSecret));
+        Assert.NotNull(Verified(requests[1], OtherSecret));
     }
 
     [Fact]
@@ -256,11 +310,25 @@ public sealed class WebhookSenderTests : IClassFixture<LoopbackReceiver>, IDispo
         await SendAsync("ok", secret: null, delivery: Delivery(id: 5, attempts: 0));
 
         var request = Assert.Single(_receiver.RequestsTo(PathFor("ok")));
-        Assert.Null(request.Header(WebhookHeaders.Signature));
-        Assert.Equal("5", request.Header(WebhookHeaders.DeliveryId));
-        Assert.Equal("5", request.Header(WebhookHeaders.IdempotencyKey));
+        Assert.Null(request.Header("webhook-signature"));
+        Assert.Equal("msg_5", request.Header("webhook-id"));
+        Assert.NotNull(request.Header("webhook-timestamp"));
+        Assert.Equal("msg_5", request.Header(WebhookHeaders.IdempotencyKey));
         Assert.Equal("1", request.Header(WebhookHeaders.Attempt));
         Assert.Equal(Payload, request.BodyText);
+    }
+
+    [Fact]
+    public async Task A_410_from_a_subscription_retires_it_and_from_a_webhook_channel_only_fails_the_delivery()
+    {
+        var events = WebhookSender.ForTenantEvents(_http, Generous, TimeProvider.System);
+        var subscription = Channel("status/410", ChannelSecret) with { Type = ChannelTypes.TenantWebhook };
+        var gone = await events.SendAsync(subscription, Delivery(), CancellationToken.None);
+        var channel = await SendAsync("status/410", ChannelSecret);
+
+        Assert.Equal((SendOutcome.Permanent, true), (gone.Outcome, gone.RetireChannel));
+        Assert.Contains("disabled", gone.Error, StringComparison.Ordinal);
+        Assert.Equal((SendOutcome.Permanent, false), (channel.Outcome, channel.RetireChannel));
     }
 
     [Fact]
@@ -269,7 +337,8 @@ public sealed class WebhookSenderTests : IClassFixture<LoopbackReceiver>, IDispo
         for (var attempts = 0; attempts < 3; attempts++) await SendAsync("ok", delivery: Delivery(id: 77, attempts: attempts));
 
         var requests = _receiver.RequestsTo(PathFor("ok"));
-        Assert.Equal(["77", "77", "77"], requests.Select(r => r.Header(WebhookHeaders.IdempotencyKey)));
+        Assert.Equal(["msg_77", "msg_77", "msg_77"], requests.Select(r => r.Header(WebhookHeaders.IdempotencyKey)));
+        Assert.Equal(["msg_77", "msg_77", "msg_77"], requests.Select(r => r.Header("webhook-id")));
         Assert.Equal(["1", "2", "3"], requests.Select(r => r.Header(WebhookHeaders.Attempt)));
     }
 }

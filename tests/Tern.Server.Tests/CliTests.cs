@@ -98,7 +98,7 @@ public sealed class CliTests
     public async Task Channels_and_routes_added_from_the_CLI_are_listed_and_checked()
     {
         using var home = TernHome.Create();
-        await home.RunOkAsync("channels", "add", "--id", "src", "--secret", "0123456789abcdef");
+        await home.RunOkAsync("channels", "add", "--id", "src", "--secret", TestSecrets.For("src"));
         await home.RunOkAsync("channels", "add", "--id", "dst", "--url", "http://127.0.0.1:9/hook", "--max-concurrency", "3");
         AssertUsageError(await home.RunAsync(["channels", "add", "--id", "dst", "--url", "http://127.0.0.1:9/other"]), "--id");
         AssertUsageError(await home.RunAsync(["routes", "add", "--id", "r1", "--from", "nope", "--to", "dst"]), "--from");

@@ -18,8 +18,8 @@ namespace Tern.Server.Tests;
 public sealed class SecretSealingTests(ITestOutputHelper output)
 {
     private const long Group = -1001, Destination = -2001, User = 4242;
-    private const string ChannelSecret = "inbound-channel-secret-0123456789";
-    private const string WebhookSecret = "webhook-subscription-secret-0123456789";
+    private static readonly string ChannelSecret = TestSecrets.For("inbound channel");
+    private static readonly string WebhookSecret = TestSecrets.For("webhook subscription");
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     [Fact]

@@ -8,62 +8,44 @@ namespace Tern.StandIns.Tests;
 /// <summary>The shared loopback receiver the Channels and Server tests post to.</summary>
 public sealed class LoopbackReceiverTests
 {
-    private const string Secret = "receiver-secret";
+    private static readonly string Secret = TestSecrets.For("receiver");
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
     private static readonly HttpClient Client = new() { Timeout = TimeSpan.FromSeconds(60) };
 
-    private static async Task<HttpResponseMessage> PostAsync(Uri url, string body, string? signature = null, string? timestamp = null)
+    private static async Task<HttpResponseMessage> PostAsync(Uri url, string body, string? signature = null, DateTimeOffset? at = null, string id = "msg_1")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        if (signature is not null) request.Headers.Add("X-Tern-Signature", signature);
-        if (timestamp is not null) request.Headers.Add("X-Tern-Timestamp", timestamp);
+        request.Headers.Add("webhook-id", id);
+        request.Headers.Add("webhook-timestamp", (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        if (signature is not null) request.Headers.Add("webhook-signature", signature);
         return await Client.SendAsync(request);
     }
 
+    /// <summary>Signed by the StandardWebhooks package itself.</summary>
+    private static string SignedBy(string secret, string body, DateTimeOffset? at = null, string id = "msg_1") =>
+        new StandardWebhooks.StandardWebhook(secret).Sign(id, at ?? DateTimeOffset.UtcNow, body);
+
     [Fact]
-    public async Task A_body_signature_made_with_the_secret_is_accepted_and_any_other_is_refused()
+    public async Task A_Standard_Webhook_signed_with_the_secret_is_accepted_and_any_other_is_refused()
     {
-        await using var receiver = await LoopbackReceiver.StartAsync("/in", "POST", SignatureScheme.Body, Secret);
+        await using var receiver = await LoopbackReceiver.StartAsync("/in", "POST", SignatureScheme.StandardWebhooks, Secret);
         var body = """{"n":1}""";
+        var old = DateTimeOffset.UtcNow.AddMinutes(-10);
 
-        using var good = await PostAsync(receiver.Url, body, LoopbackReceiver.Sign(Secret, Encoding.UTF8.GetBytes(body)));
-        using var wrongSecret = await PostAsync(receiver.Url, body, LoopbackReceiver.Sign("other", Encoding.UTF8.GetBytes(body)));
-        using var otherBody = await PostAsync(receiver.Url, """{"n":2}""", LoopbackReceiver.Sign(Secret, Encoding.UTF8.GetBytes(body)));
+        using var good = await PostAsync(receiver.Url, body, SignedBy(Secret, body));
+        using var wrongSecret = await PostAsync(receiver.Url, body, SignedBy(TestSecrets.For("other"), body));
+        using var otherBody = await PostAsync(receiver.Url, """{"n":2}""", SignedBy(Secret, body));
+        using var otherId = await PostAsync(receiver.Url, body, SignedBy(Secret, body), id: "msg_2");
+        using var stale = await PostAsync(receiver.Url, body, SignedBy(Secret, body, old), old);
         using var unsigned = await PostAsync(receiver.Url, body);
+        using var rotation = await PostAsync(receiver.Url, body, SignedBy(TestSecrets.For("other"), body) + " " + SignedBy(Secret, body));
 
-        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, wrongSecret.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, otherBody.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, unsigned.StatusCode);
+        Assert.Equal([200, 401, 401, 401, 401, 401, 200], new[] { good, wrongSecret, otherBody, otherId, stale, unsigned, rotation }.Select(r => (int)r.StatusCode));
         var requests = receiver.Requests;
-        Assert.Equal([true, false, false, false], requests.Select(r => r.SignatureValid));
-        Assert.Equal([200, 401, 401, 401], requests.Select(r => r.Status));
-        Assert.Single(receiver.Accepted);
-    }
-
-    [Fact]
-    public async Task A_timestamped_signature_covers_the_timestamp_and_must_be_recent()
-    {
-        await using var receiver = await LoopbackReceiver.StartAsync("/events", "POST", SignatureScheme.Timestamped, Secret);
-        receiver.BadSignatureStatus = null;
-        receiver.Respond = r => r.SignatureValid ? Reply.Ok : Reply.WithStatus(400);
-        var body = """{"type":"message.sent"}""";
-        var bytes = Encoding.UTF8.GetBytes(body);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var old = DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-
-        using var good = await PostAsync(receiver.Url, body, LoopbackReceiver.SignTimestamped(Secret, now, bytes), now);
-        using var swapped = await PostAsync(receiver.Url, body, LoopbackReceiver.SignTimestamped(Secret, old, bytes), now);
-        using var stale = await PostAsync(receiver.Url, body, LoopbackReceiver.SignTimestamped(Secret, old, bytes), old);
-        using var bodyOnly = await PostAsync(receiver.Url, body, LoopbackReceiver.Sign(Secret, bytes), now);
-
-        Assert.Equal([200, 400, 400, 400], new[] { good, swapped, stale, bodyOnly }.Select(r => (int)r.StatusCode));
-        var requests = receiver.Requests;
-        Assert.Empty(requests[0].SignatureProblems);
-        Assert.Equal(["bad signature"], requests[1].SignatureProblems);
-        Assert.Equal([$"X-Tern-Timestamp {old} outside the replay window"], requests[2].SignatureProblems);
-        Assert.Equal(["bad signature"], requests[3].SignatureProblems);
+        Assert.Equal([true, false, false, false, false, false, true], requests.Select(r => r.SignatureValid));
+        Assert.Equal("Message timestamp too old", Assert.Single(requests[4].SignatureProblems));
+        Assert.Equal(2, receiver.Accepted.Count);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed class TelegramChannelType(BotApiClient client, DestinationPolicy d
 
     public string? UrlRule => "a Telegram channel has no URL (it sends through the Bot API)";
 
-    public string? SecretRule => "a Telegram channel's webhook secret is made by Tern";
+    public string? CheckSecret(string secret) => "a Telegram channel's webhook secret is made by Tern";
 
     public IReadOnlyList<ChannelFlag> Flags { get; } =
         [new("token", "token", Secret: true), new("mode", "mode"), new("base-url", "base_url"), new("webhook-url", "webhook_url"), new("limits", "limits")];

@@ -13,7 +13,7 @@ public static class InboundMessageParser
     public const int MaxIdLength = 256;
 
     /// <summary>Either an envelope or the errors by field name.</summary>
-    public static Envelope? Parse(ReadOnlySpan<byte> body, string channelId, long receivedAtMs, Dictionary<string, string[]> errors)
+    public static Envelope? Parse(ReadOnlySpan<byte> body, string channelId, long receivedAtMs, Dictionary<string, string[]> errors, string? senderMessageId = null)
     {
         JsonDocument document;
         try
@@ -74,8 +74,8 @@ public static class InboundMessageParser
             }
 
             if (errors.Count > 0) return null;
-            // Without an id there is nothing to recognise a redelivery by; each POST is a new message.
-            return new Envelope(channelId, id ?? Guid.NewGuid().ToString("N"), chat!, sender, text, attachments, receivedAtMs);
+            // Without an id (in the body, or the sender's webhook-id) there is nothing to recognise a redelivery by; each POST is a new message.
+            return new Envelope(channelId, id ?? senderMessageId ?? Guid.NewGuid().ToString("N"), chat!, sender, text, attachments, receivedAtMs);
         }
     }
 

@@ -38,14 +38,18 @@ public sealed class WebhookIngress(
         if (read is null) return BoundedBody.TooLarge(context, options.MaxBodyBytes);
         var body = read.Span;
 
-        if (channel.Secret is not null && !Signatures.Verify(channel.Secret, body, context.Request.Headers[WebhookHeaders.Signature]))
+        var now = time.GetUtcNow();
+        var standard = WebhookSettings.Of(channel).EffectiveInboundSignature == InboundSignatures.StandardWebhooks;
+        if (channel.Secret is not null && SignatureProblem(channel, standard, context.Request.Headers, body, now) is { } problem)
         {
-            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature",
-                detail: $"The {WebhookHeaders.Signature} header must be sha256=<hex HMAC-SHA256 of the body with the channel's secret>.");
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature", detail: problem);
         }
 
+        // A Standard Webhooks sender's webhook-id is the same on every retry: without an id in the body, it recognises a redelivery.
+        string? senderId = standard ? context.Request.Headers[StandardWebhookSignature.IdHeader].ToString() : null;
+        if (senderId is not { Length: > 0 and <= InboundMessageParser.MaxIdLength }) senderId = null;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var envelope = InboundMessageParser.Parse(body, channel.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), errors);
+        var envelope = InboundMessageParser.Parse(body, channel.Id, now.ToUnixTimeMilliseconds(), errors, senderId);
         if (envelope is null) return Results.ValidationProblem(errors, title: "The message is not valid");
 
         // A redelivery seen a moment ago is answered from memory, without a trip to the database.
@@ -69,6 +73,27 @@ public sealed class WebhookIngress(
         return result.Duplicate
             ? Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status200OK)
             : Results.Json(accepted, ChannelsJsonContext.Default.AcceptedMessage, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// Null when the request is signed with the channel's secret (or, during a rotation's overlap, the previous one), by the
+    /// channel's scheme; else what the 401 says. Both schemes compare in constant time.
+    /// </summary>
+    private static string? SignatureProblem(ChannelDefinition channel, bool standard, IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    {
+        var secrets = channel.SecretsAt(now);
+        if (standard)
+        {
+            var keys = new byte[secrets.Count][];
+            for (var i = 0; i < keys.Length; i++) keys[i] = WebhookSecret.KeyOf(secrets[i]);
+            var problem = StandardWebhookSignature.Verify(keys, headers[StandardWebhookSignature.IdHeader], headers[StandardWebhookSignature.TimestampHeader],
+                headers[StandardWebhookSignature.SignatureHeader], body, now);
+            return problem is null ? null : $"Standard Webhooks signature refused: {problem} (docs/webhook-channel.md).";
+        }
+        var header = headers[WebhookHeaders.HmacSignature].ToString();
+        var matched = false;
+        foreach (var secret in secrets) matched |= Signatures.Verify(secret, body, header);
+        return matched ? null : $"The {WebhookHeaders.HmacSignature} header must be sha256=<hex HMAC-SHA256 of the body with the channel's secret>.";
     }
 }
 

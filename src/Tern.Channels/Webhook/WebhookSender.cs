@@ -10,20 +10,17 @@ using Tern.Core.Delivery;
 namespace Tern.Channels.Webhook;
 
 /// <summary>
-/// Delivers to a webhook channel: POSTs the message JSON to the channel's URL, signed with its secret,
-/// with the delivery id as an idempotency key so a receiver can drop the one duplicate a crash may cause.
-/// Tenant event subscriptions use the same sender with a timestamped signature (see <see cref="ForTenantEvents"/>).
+/// Delivers to a webhook channel or a tenant's event subscription: POSTs the JSON to its URL as a Standard Webhook
+/// (webhook-id, webhook-timestamp, webhook-signature; docs/api.md), the delivery id as the webhook id and as an
+/// idempotency key, so a receiver can drop the one duplicate a crash may cause.
 /// </summary>
-public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvider time, string channelType = ChannelTypes.Webhook, bool timestamped = false) : IChannelSender
+public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvider time, string channelType = ChannelTypes.Webhook) : IChannelSender
 {
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromHours(1);
 
-    /// <summary>
-    /// Tenant events: the signature covers "{timestamp}.{body}" and the timestamp travels in
-    /// X-Tern-Timestamp, so a receiver can refuse replays older than its window (docs/api.md).
-    /// </summary>
+    /// <summary>Tenant events: signed the same way; a receiver answering 410 Gone disables its subscription.</summary>
     public static WebhookSender ForTenantEvents(HttpClient http, TimeSpan timeout, TimeProvider time) =>
-        new(http, timeout, time, ChannelTypes.TenantWebhook, timestamped: true);
+        new(http, timeout, time, ChannelTypes.TenantWebhook);
 
     public string ChannelType => channelType;
 
@@ -34,19 +31,19 @@ public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvide
         var body = Encoding.UTF8.GetBytes(delivery.Payload);
         using var request = new HttpRequestMessage(HttpMethod.Post, channel.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        var id = delivery.Id.ToString(CultureInfo.InvariantCulture);
-        request.Headers.Add(WebhookHeaders.DeliveryId, id);
+        // The same id on every retry (the specification's idempotency key); the timestamp is this attempt's.
+        var id = WebhookHeaders.MessageId(delivery.Id);
+        var now = time.GetUtcNow();
+        request.Headers.Add(StandardWebhookSignature.IdHeader, id);
+        request.Headers.Add(StandardWebhookSignature.TimestampHeader, now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
         request.Headers.Add(WebhookHeaders.IdempotencyKey, id);
         request.Headers.Add(WebhookHeaders.Attempt, (delivery.Attempts + 1).ToString(CultureInfo.InvariantCulture));
-        if (timestamped)
+        var secrets = channel.SecretsAt(now);
+        if (secrets.Count > 0)
         {
-            var timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-            request.Headers.Add(WebhookHeaders.Timestamp, timestamp);
-            if (channel.Secret is not null) request.Headers.Add(WebhookHeaders.Signature, Signatures.SignTimestamped(channel.Secret, timestamp, body));
-        }
-        else if (channel.Secret is not null)
-        {
-            request.Headers.Add(WebhookHeaders.Signature, Signatures.Sign(channel.Secret, body));
+            // During a rotation both the new and the previous secret sign: a receiver that knows either accepts.
+            request.Headers.Add(StandardWebhookSignature.SignatureHeader,
+                StandardWebhookSignature.Sign(secrets.Select(WebhookSecret.KeyOf).ToArray(), id, now.ToUnixTimeSeconds(), body));
         }
 
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -81,6 +78,9 @@ public sealed class WebhookSender(HttpClient http, TimeSpan timeout, TimeProvide
         return response.StatusCode switch
         {
             HttpStatusCode.TooManyRequests => SendResult.Transient(reason, retryAfter, destinationFault: false),
+            // Standard Webhooks: 410 means the receiver is gone for good; a subscription is disabled, not retried.
+            HttpStatusCode.Gone when channelType == ChannelTypes.TenantWebhook =>
+                SendResult.Rejected(reason + " (the subscription is disabled; enable it again with POST /v1/webhooks/{id}/enable)") with { RetireChannel = true },
             HttpStatusCode.RequestTimeout => SendResult.Transient(reason, retryAfter),
             _ when status >= 500 => SendResult.Transient(reason, retryAfter),
             _ when status is >= 300 and < 400 => SendResult.Rejected(reason + " (redirects are not followed; configure the final URL)"),

@@ -13,7 +13,16 @@ public static class ChannelTypes
     public const string TenantWebhook = "tenant-webhook";
 
     /// <summary>Lane channel id of a webhook subscription: '~' cannot occur in a channel id, so the two never collide.</summary>
-    public static string SubscriptionChannelId(string subscriptionId) => "~webhook." + subscriptionId;
+    public static string SubscriptionChannelId(string subscriptionId) => SubscriptionPrefix + subscriptionId;
+
+    /// <summary>The subscription a lane channel id stands for, if it is one.</summary>
+    public static bool TrySubscriptionId(string channelId, out string subscriptionId)
+    {
+        subscriptionId = channelId.StartsWith(SubscriptionPrefix, StringComparison.Ordinal) ? channelId[SubscriptionPrefix.Length..] : "";
+        return subscriptionId.Length > 0;
+    }
+
+    private const string SubscriptionPrefix = "~webhook.";
 }
 
 /// <summary>A configured channel: where messages come from and go to.</summary>
@@ -24,12 +33,20 @@ public static class ChannelTypes
 /// <param name="MaxConcurrency">Deliveries in flight to this channel at once; null takes the sender default.</param>
 /// <param name="TenantId">The tenant that owns it (<see cref="Tenants.Default"/> for operator-made channels).</param>
 /// <param name="SettingsJson">Platform-specific settings as a JSON object (e.g. a bot token); may hold secrets, never shown.</param>
+/// <param name="PreviousSecret">The secret before the last rotation: it still signs (and is still accepted) until <paramref name="PreviousSecretUntil"/>.</param>
 public sealed record ChannelDefinition(
-    string Id, string Type, string? Secret, Uri? Url, int? MaxConcurrency, string TenantId = Tenants.Default, string? SettingsJson = null)
+    string Id, string Type, string? Secret, Uri? Url, int? MaxConcurrency, string TenantId = Tenants.Default, string? SettingsJson = null,
+    string? PreviousSecret = null, DateTimeOffset? PreviousSecretUntil = null)
 {
+    /// <summary>The secrets that sign and are accepted at <paramref name="now"/>: the current one, and the previous one during its overlap.</summary>
+    public IReadOnlyList<string> SecretsAt(DateTimeOffset now) =>
+        Secret is null ? []
+        : PreviousSecret is not null && PreviousSecretUntil > now ? [Secret, PreviousSecret]
+        : [Secret];
+
     /// <summary>Secrets stay out of logs even when a record is printed.</summary>
     public override string ToString() =>
-        $"ChannelDefinition {{ Id = {Id}, Type = {Type}, Tenant = {TenantId}, Secret = {(Secret is null ? "none" : "***")}, Url = {Url}, MaxConcurrency = {MaxConcurrency}, Settings = {(SettingsJson is null ? "none" : "***")} }}";
+        $"ChannelDefinition {{ Id = {Id}, Type = {Type}, Tenant = {TenantId}, Secret = {(Secret is null ? "none" : "***")}{(PreviousSecret is null ? "" : $" (previous until {PreviousSecretUntil:O})")}, Url = {Url}, MaxConcurrency = {MaxConcurrency}, Settings = {(SettingsJson is null ? "none" : "***")} }}";
 }
 
 /// <summary>Tenant ids. Channels and routes made by the operator (CLI) belong to the default tenant.</summary>

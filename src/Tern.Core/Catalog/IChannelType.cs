@@ -51,8 +51,8 @@ public interface IChannelType
     /// <summary>Why a channel of this type takes no <c>url</c>; null when it takes one.</summary>
     string? UrlRule { get; }
 
-    /// <summary>Why a channel of this type takes no <c>secret</c>; null when it takes one.</summary>
-    string? SecretRule { get; }
+    /// <summary>The problem with <paramref name="secret"/> as a channel of this type's <c>secret</c> (or why it takes none); null when it is fine.</summary>
+    string? CheckSecret(string secret);
 
     /// <summary>The problem with a route's destination chat on a channel of this type, or null.</summary>
     string? CheckDestinationChat(string chat);

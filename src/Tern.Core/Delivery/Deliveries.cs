@@ -72,6 +72,9 @@ public readonly record struct SendResult(SendOutcome Outcome, string? PlatformMe
     /// <summary>Every lane of the channel must wait this long (the platform's limit for the whole bot).</summary>
     public TimeSpan? PauseChannel { get; init; }
 
+    /// <summary>With <see cref="SendOutcome.Permanent"/>: the destination is gone for good (410 Gone), so the channel is retired (a subscription disabled).</summary>
+    public bool RetireChannel { get; init; }
+
     public static SendResult Ok(string? platformMessageId, IReadOnlyList<MessageLink>? links = null) =>
         new(SendOutcome.Sent, platformMessageId, null, null, false) { Links = links };
 

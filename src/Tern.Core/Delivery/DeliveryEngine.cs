@@ -303,6 +303,14 @@ public sealed partial class DeliveryEngine
                 Failures.Remove(lane);
                 return true;
 
+            case SendOutcome.Permanent when result.RetireChannel:
+                // The receiver says it is gone (410): this delivery and every other pending one of the channel fail, and it takes no more.
+                var retired = await _outbox.RetireChannelAsync(lane.ChannelId, result.Error ?? "gone", now, CancellationToken.None).ConfigureAwait(false);
+                _counters.OnFailed(retired);
+                LogRetired(lane.ChannelId, result.Error ?? "gone", retired);
+                await _catalog.RefreshAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+                return false;
+
             case SendOutcome.Permanent:
                 await FailAsync(delivery, result.Error ?? "rejected", now).ConfigureAwait(false);
                 _counters.OnFailed();
@@ -364,6 +372,9 @@ public sealed partial class DeliveryEngine
             await _outbox.AddAsync(TenantEvents.ChannelStatusChanged(_catalog.Current, channelId, "down", detail, now), CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId} is gone ({Error}): disabled, {Failed} pending deliveries failed")]
+    private partial void LogRetired(string channelId, string error, int failed);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId} failed {Faults} times in a row; parked for {Cooldown}")]
     private partial void LogParked(string channelId, int faults, TimeSpan cooldown);

@@ -46,6 +46,13 @@ public interface IOutboxStore
     /// <summary>Holds every lane of a channel until <paramref name="untilMs"/> (a parked destination).</summary>
     Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The destination is gone for good (a subscription's receiver answered 410 Gone): in one transaction, a webhook subscription
+    /// is disabled (so no more events are queued for it), every pending delivery of the channel fails with <paramref name="reason"/>
+    /// and its lanes are dropped. Returns how many deliveries failed.
+    /// </summary>
+    Task<int> RetireChannelAsync(string channelId, string reason, long nowMs, CancellationToken cancellationToken);
+
     /// <summary>Completes when deliveries were added, or after <paramref name="timeout"/>.</summary>
     Task WaitForDeliveriesAsync(TimeSpan timeout, CancellationToken cancellationToken);
 

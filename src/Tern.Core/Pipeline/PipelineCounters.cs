@@ -26,5 +26,7 @@ public sealed class PipelineCounters
     public void OnRouted(int messages) => Interlocked.Add(ref _routed, messages);
     public void OnDelivered() => Interlocked.Increment(ref _delivered);
     public void OnFailed() => Interlocked.Increment(ref _failed);
+
+    public void OnFailed(int count) => Interlocked.Add(ref _failed, count);
     public void OnRetried() => Interlocked.Increment(ref _retried);
 }

@@ -13,9 +13,14 @@ public sealed record ApiKeyRecord(string Id, string? TenantId, string Hash, stri
 }
 
 /// <summary>A tenant's webhook subscription. The secret signs deliveries and is never shown again.</summary>
-public sealed record WebhookSubscription(string Id, string TenantId, Uri Url, string Secret, IReadOnlyList<string> Events, DateTimeOffset CreatedAt)
+/// <param name="PreviousSecret">The secret before the last rotation; it signs too until <paramref name="PreviousSecretUntil"/>.</param>
+/// <param name="DisabledAt">When its receiver answered 410 Gone; no events are queued for it until it is enabled again.</param>
+public sealed record WebhookSubscription(
+    string Id, string TenantId, Uri Url, string Secret, IReadOnlyList<string> Events, DateTimeOffset CreatedAt,
+    string? PreviousSecret = null, DateTimeOffset? PreviousSecretUntil = null, DateTimeOffset? DisabledAt = null, string? DisabledReason = null)
 {
-    public override string ToString() => $"WebhookSubscription {{ Id = {Id}, Tenant = {TenantId}, Url = {Url}, Events = {string.Join(",", Events)} }}";
+    public override string ToString() =>
+        $"WebhookSubscription {{ Id = {Id}, Tenant = {TenantId}, Url = {Url}, Events = {string.Join(",", Events)}{(DisabledAt is null ? "" : ", disabled")} }}";
 }
 
 /// <summary>Tenants, API keys and webhook subscriptions.</summary>
@@ -46,4 +51,10 @@ public interface ITenantStore
     Task<WebhookSubscription?> GetWebhookAsync(string tenantId, string id, CancellationToken cancellationToken);
 
     Task<bool> RemoveWebhookAsync(string tenantId, string id, CancellationToken cancellationToken);
+
+    /// <summary>A new secret; <paramref name="previousSecret"/> (the one it replaces) keeps signing until <paramref name="previousUntil"/>. False when there is no such subscription.</summary>
+    Task<bool> RotateWebhookSecretAsync(string tenantId, string id, string secret, string previousSecret, DateTimeOffset previousUntil, CancellationToken cancellationToken);
+
+    /// <summary>Queues events for a disabled subscription again. False when there is no such subscription.</summary>
+    Task<bool> EnableWebhookAsync(string tenantId, string id, CancellationToken cancellationToken);
 }

@@ -13,7 +13,7 @@ public sealed record ChannelInput(
 /// Channels for the CLI and the API: one set of rules. <c>tenant</c> null is the operator (the CLI), who sees
 /// every tenant's channels; channels the operator adds belong to <see cref="Tenants.Default"/>.
 /// </summary>
-public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, ChannelTypeRegistry types, DestinationPolicy destinations)
+public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, ChannelTypeRegistry types, DestinationPolicy destinations, SecretRotation rotation, TimeProvider time)
 {
     public ChannelTypeRegistry Types => types;
 
@@ -74,6 +74,11 @@ public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, Ch
         {
             updated = updated with { SettingsJson = settings.SettingsJson, Secret = settings.OwnsSecret ? settings.Secret : updated.Secret };
         }
+        if (channel.Secret is not null && updated.Secret != channel.Secret && !(settings?.OwnsSecret ?? false))
+        {
+            // A rotation: the replaced secret still signs (and is still accepted) for the overlap, so receivers and senders switch without a gap.
+            updated = updated with { PreviousSecret = channel.Secret, PreviousSecretUntil = time.GetUtcNow() + rotation.Overlap };
+        }
         await store.UpdateChannelAsync(updated, cancellationToken).ConfigureAwait(false);
         await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
         return updated;
@@ -104,7 +109,7 @@ public sealed class ChannelService(ICatalogStore store, CatalogCache catalog, Ch
         errors.Check("secret", CatalogRules.Secret(input.Secret));
         errors.Check("max_concurrency", CatalogRules.MaxConcurrency(input.MaxConcurrency));
         if (input.Url is not null && type?.UrlRule is { } noUrl) errors.Check("url", noUrl);
-        if (input.Secret is not null && type?.SecretRule is { } noSecret) errors.Check("secret", noSecret);
+        if (input.Secret is not null && !errors.Has("secret") && type?.CheckSecret(input.Secret) is { } badSecret) errors.Check("secret", badSecret);
         return url;
     }
 

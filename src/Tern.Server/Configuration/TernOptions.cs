@@ -41,6 +41,8 @@ public sealed class TernOptions
     /// <summary>Where Tern may connect on a tenant's behalf: public addresses and the networks the operator allows.</summary>
     public required DestinationPolicy Destinations { get; init; }
     public required TimeSpan RetainMessageLinks { get; init; }
+    /// <summary>How long a replaced webhook secret still signs (and is still accepted) after a rotation.</summary>
+    public required TimeSpan SecretOverlap { get; init; }
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
     public static TernOptions Read(IConfiguration configuration)
@@ -122,6 +124,7 @@ public sealed class TernOptions
             ChatLimitWindows = s.WholeNumber("Tern:Memory:ChatLimitWindows", plan.SendWindowChats, 16, 10_000_000),
             RetainMessageLinks = s.Duration("Tern:Retention:MessageLinks", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650)),
             Destinations = ReadDestinations(s),
+            SecretOverlap = s.Duration("Tern:Webhooks:SecretOverlap", TimeSpan.FromHours(24), TimeSpan.Zero, TimeSpan.FromDays(30)),
         };
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {

@@ -27,7 +27,7 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = "SELECT id, type, secret, url, max_concurrency, tenant_id, settings FROM channels ORDER BY id";
+            command.CommandText = "SELECT id, type, secret, url, max_concurrency, tenant_id, settings, previous_secret, previous_secret_until FROM channels ORDER BY id";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -39,7 +39,9 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
                     reader.IsDBNull(3) ? null : new Uri(reader.GetString(3)),
                     reader.IsDBNull(4) ? null : reader.GetInt32(4),
                     reader.GetString(5),
-                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 6), SqliteSecrets.Place("channels", "settings", id))));
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 6), SqliteSecrets.Place("channels", "settings", id)),
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 7), SqliteSecrets.Place("channels", "previous_secret", id)),
+                    reader.IsDBNull(8) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(8))));
             }
         }
 
@@ -47,14 +49,15 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = SqliteTenantStore.WebhookSelect;
+            // A disabled subscription (its receiver said 410 Gone) is not a lane: no events are queued for it.
+            command.CommandText = SqliteTenantStore.WebhookSelect + " WHERE disabled_at IS NULL";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var webhook = SqliteTenantStore.ReadWebhook(reader, sealer);
                 channels.Add(new ChannelDefinition(
                     ChannelTypes.SubscriptionChannelId(webhook.Id), ChannelTypes.TenantWebhook, webhook.Secret, webhook.Url, null, webhook.TenantId,
-                    CatalogJson.WriteStrings(webhook.Events)));
+                    CatalogJson.WriteStrings(webhook.Events), webhook.PreviousSecret, webhook.PreviousSecretUntil));
             }
         }
 
@@ -79,8 +82,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
 
     public Task<bool> AddChannelAsync(ChannelDefinition channel, CancellationToken cancellationToken) =>
         ChangeAsync(
-            "INSERT INTO channels (id, type, secret, url, max_concurrency, tenant_id, settings, created_at) " +
-            "VALUES ($id, $type, $secret, $url, $max, $tenant, $settings, $now) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO channels (id, type, secret, url, max_concurrency, tenant_id, settings, previous_secret, previous_secret_until, created_at) " +
+            "VALUES ($id, $type, $secret, $url, $max, $tenant, $settings, $previous, $previous_until, $now) ON CONFLICT (id) DO NOTHING",
             command => Bind(command, channel),
             cancellationToken);
 
@@ -89,7 +92,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
 
     public Task<bool> UpdateChannelAsync(ChannelDefinition channel, CancellationToken cancellationToken) =>
         ChangeAsync(
-            "UPDATE channels SET type = $type, secret = $secret, url = $url, max_concurrency = $max, tenant_id = $tenant, settings = $settings WHERE id = $id",
+            "UPDATE channels SET type = $type, secret = $secret, url = $url, max_concurrency = $max, tenant_id = $tenant, settings = $settings, " +
+            "previous_secret = $previous, previous_secret_until = $previous_until WHERE id = $id",
             command => Bind(command, channel),
             cancellationToken);
 
@@ -132,6 +136,8 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
         command.Parameters.AddWithValue("$tenant", channel.TenantId);
         command.Parameters.AddWithValue("$settings", (object?)sealer.SealOrNull(channel.SettingsJson, SqliteSecrets.Place("channels", "settings", channel.Id)) ?? DBNull.Value);
+        command.Parameters.AddWithValue("$previous", (object?)sealer.SealOrNull(channel.PreviousSecret, SqliteSecrets.Place("channels", "previous_secret", channel.Id)) ?? DBNull.Value);
+        command.Parameters.AddWithValue("$previous_until", (object?)channel.PreviousSecretUntil?.ToUnixTimeMilliseconds() ?? DBNull.Value);
         command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 

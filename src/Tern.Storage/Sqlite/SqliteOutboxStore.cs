@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
 
@@ -316,6 +317,33 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
             defer.Parameters.AddWithValue("$channel", channelId);
             return defer.ExecuteNonQuery();
         }, cancellationToken);
+
+    public async Task<int> RetireChannelAsync(string channelId, string reason, long nowMs, CancellationToken cancellationToken)
+    {
+        var failed = await _database.Writer.ExecuteAsync(writer =>
+        {
+            if (ChannelTypes.TrySubscriptionId(channelId, out var subscription))
+            {
+                var disable = writer.Command("UPDATE webhooks SET disabled_at = $now, disabled_reason = $reason WHERE id = $id AND disabled_at IS NULL");
+                disable.Parameters.AddWithValue("$now", nowMs);
+                disable.Parameters.AddWithValue("$reason", Truncate(reason));
+                disable.Parameters.AddWithValue("$id", subscription);
+                // Running instances reload the catalog and stop queueing events for it.
+                if (disable.ExecuteNonQuery() > 0) writer.Command("UPDATE meta SET value = value + 1 WHERE key = 'catalog_version'").ExecuteNonQuery();
+            }
+            var fail = writer.Command("UPDATE outbox SET state = 3, last_error = $error, updated_at = $now WHERE channel_id = $channel AND state = 0");
+            fail.Parameters.AddWithValue("$error", Truncate(reason));
+            fail.Parameters.AddWithValue("$now", nowMs);
+            fail.Parameters.AddWithValue("$channel", channelId);
+            var count = fail.ExecuteNonQuery();
+            var drop = writer.Command("DELETE FROM lanes WHERE channel_id = $channel");
+            drop.Parameters.AddWithValue("$channel", channelId);
+            drop.ExecuteNonQuery();
+            return count;
+        }, cancellationToken).ConfigureAwait(false);
+        Interlocked.Add(ref _pending, -failed);
+        return failed;
+    }
 
     public Task WaitForDeliveriesAsync(TimeSpan timeout, CancellationToken cancellationToken) => _added.WaitAsync(timeout, cancellationToken);
 

@@ -10,7 +10,7 @@ namespace Tern.Storage.Sqlite;
 internal static class SqliteSecrets
 {
     /// <summary>Every column holding a secret: a whole channel's settings (a channel type's JSON; the storage does not know which of its fields are secret).</summary>
-    public static readonly (string Table, string Column)[] Columns = [("channels", "secret"), ("channels", "settings"), ("webhooks", "secret")];
+    public static readonly (string Table, string Column)[] Columns = [("channels", "secret"), ("channels", "settings"), ("channels", "previous_secret"), ("webhooks", "secret"), ("webhooks", "previous_secret")];
 
     private const string CheckPlace = "secret_key_check:1";
     private const string CheckValue = "tern secret key check";

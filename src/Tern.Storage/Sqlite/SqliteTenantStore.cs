@@ -92,12 +92,36 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
             c.Parameters.AddWithValue("$id", id);
         }, cancellationToken);
 
-    internal const string WebhookSelect = "SELECT id, tenant_id, url, secret, events, created_at FROM webhooks";
+    public Task<bool> RotateWebhookSecretAsync(string tenantId, string id, string secret, string previousSecret, DateTimeOffset previousUntil, CancellationToken cancellationToken) =>
+        database.ChangeAsync(
+            "UPDATE webhooks SET secret = $secret, previous_secret = $previous, previous_secret_until = $until WHERE tenant_id = $tenant AND id = $id",
+            "catalog_version", c =>
+            {
+                c.Parameters.AddWithValue("$tenant", tenantId);
+                c.Parameters.AddWithValue("$id", id);
+                c.Parameters.AddWithValue("$secret", database.Sealer.Seal(secret, SqliteSecrets.Place("webhooks", "secret", id)));
+                c.Parameters.AddWithValue("$previous", database.Sealer.Seal(previousSecret, SqliteSecrets.Place("webhooks", "previous_secret", id)));
+                c.Parameters.AddWithValue("$until", previousUntil.ToUnixTimeMilliseconds());
+            }, cancellationToken);
 
-    /// <summary>A subscription as stored; its secret is unsealed (it is written sealed).</summary>
+    public Task<bool> EnableWebhookAsync(string tenantId, string id, CancellationToken cancellationToken) =>
+        ChangeAsync("UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL WHERE tenant_id = $tenant AND id = $id", "catalog_version", c =>
+        {
+            c.Parameters.AddWithValue("$tenant", tenantId);
+            c.Parameters.AddWithValue("$id", id);
+        }, cancellationToken);
+
+    internal const string WebhookSelect =
+        "SELECT id, tenant_id, url, secret, events, created_at, previous_secret, previous_secret_until, disabled_at, disabled_reason FROM webhooks";
+
+    /// <summary>A subscription as stored; its secrets are unsealed (they are written sealed).</summary>
     internal static WebhookSubscription ReadWebhook(SqliteDataReader r, Tern.Storage.Secrets.SecretSealer sealer) =>
         new(r.GetString(0), r.GetString(1), new Uri(r.GetString(2)), sealer.Unseal(r.GetString(3), SqliteSecrets.Place("webhooks", "secret", r.GetString(0))),
-            CatalogJson.ReadStrings(r.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)));
+            CatalogJson.ReadStrings(r.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)),
+            sealer.UnsealOrNull(SqliteInboxStore.NullableString(r, 6), SqliteSecrets.Place("webhooks", "previous_secret", r.GetString(0))),
+            r.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(7)),
+            r.IsDBNull(8) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(8)),
+            SqliteInboxStore.NullableString(r, 9));
 
     private Task<bool> ChangeAsync(string sql, string? versionKey, Action<SqliteCommand> bind, CancellationToken cancellationToken) =>
         database.ChangeAsync(sql, versionKey, bind, cancellationToken);

@@ -316,6 +316,27 @@ internal sealed class InMemoryOutboxStore(InMemoryInboxStore? inbox = null) : IO
         }
     }
 
+    /// <summary>Channels retired, with the reason, in order.</summary>
+    public List<(string ChannelId, string Reason)> Retired { get; } = [];
+
+    public Task<int> RetireChannelAsync(string channelId, string reason, long nowMs, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            Retired.Add((channelId, reason));
+            var count = 0;
+            foreach (var row in _rows.Values.Where(r => r.Lane.ChannelId == channelId && r.State == DeliveryState.Pending))
+            {
+                row.State = DeliveryState.Failed;
+                row.LastError = reason;
+                _failed.Add(row.Id, reason);
+                count++;
+            }
+            foreach (var lane in _lanes.Keys.Where(l => l.ChannelId == channelId).ToList()) _lanes.Remove(lane);
+            return Task.FromResult(count);
+        }
+    }
+
     public Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken)
     {
         lock (_lock)

@@ -32,7 +32,7 @@ public sealed class ApiServer : IAsyncLifetime
     public const int MaxBodyBytes = 16 * 1024;
     public const int KeyCacheCapacity = 321;
     public const int HighRateLimit = 100_000;
-    public const string DestinationSecret = "destination-secret-0123456789";
+    public static readonly string DestinationSecret = TestSecrets.For("destination");
 
     public TernHome Home { get; } = TernHome.Create();
 
@@ -54,7 +54,7 @@ public sealed class ApiServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Destination = await RecordingReceiver.StartAsync(SignatureScheme.Body, DestinationSecret);
+        Destination = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, DestinationSecret);
         await Home.RunOkAsync("tenants", "add", "--id", "acme", "--rate-limit", HighRateLimit.ToString(CultureInfo.InvariantCulture));
         await Home.RunOkAsync("tenants", "add", "--id", "beta", "--rate-limit", HighRateLimit.ToString(CultureInfo.InvariantCulture));
         Acme = new TenantHandle("acme", await CreateKeyWithCliAsync("--tenant", "acme"));

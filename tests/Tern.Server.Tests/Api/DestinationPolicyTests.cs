@@ -101,9 +101,9 @@ public sealed class DestinationPolicyTests(PublicOnlyServer server) : IClassFixt
     {
         // The channel was written while loopback was allowed (as a DNS answer may change after the check): the server
         // now running with public destinations only refuses the connection itself, and says why.
-        await using var receiver = await RecordingReceiver.StartAsync(SignatureScheme.Body, "receiver-secret-0123456789");
+        await using var receiver = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, TestSecrets.For("receiver"));
         var channel = ApiServer.NewId("stored");
-        await _home.RunOkAsync("channels", "add", "--id", channel, "--url", receiver.Url.ToString(), "--secret", "receiver-secret-0123456789");
+        await _home.RunOkAsync("channels", "add", "--id", channel, "--url", receiver.Url.ToString(), "--secret", TestSecrets.For("receiver"));
 
         var sent = await ApiCall.SendAsync(_tern.Http, HttpMethod.Post, "/v1/messages", _operatorsKey, ApiCall.Json(new { channel, chat = "c1", text = "hello" }));
         var id = sent.AssertStatus(HttpStatusCode.Accepted).Json.GetProperty("id").GetString()!;

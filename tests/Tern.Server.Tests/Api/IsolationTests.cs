@@ -8,7 +8,7 @@ namespace Tern.Server.Tests.Api;
 [Collection(ApiGroup.Name)]
 public sealed class IsolationTests(ApiServer api)
 {
-    private const string InboundSecret = "iso-inbound-secret-0123456789";
+    private static readonly string InboundSecret = TestSecrets.For("iso inbound");
 
     /// <summary>What one tenant made: one of everything.</summary>
     private sealed record Estate(

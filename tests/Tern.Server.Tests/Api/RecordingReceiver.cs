@@ -24,9 +24,6 @@ public sealed record ReceivedRequest(long DeliveryId, int Attempt, string Body, 
 /// </summary>
 public sealed class RecordingReceiver : IAsyncDisposable
 {
-    /// <summary>The replay window receivers are told to enforce (docs/api.md).</summary>
-    public static readonly TimeSpan ReplayWindow = LoopbackReceiver.ReplayWindow;
-
     private readonly Lock _lock = new();
     private readonly List<ReceivedRequest> _requests = [];
     private readonly List<ReceivedRequest> _accepted = [];
@@ -112,22 +109,20 @@ public sealed class RecordingReceiver : IAsyncDisposable
     /// <summary>Listens again on the same port (retrying briefly if the port is not free yet).</summary>
     public Task StartAgainAsync() => _receiver.StartAgainAsync();
 
-    /// <summary>The tenant event signature, computed the way docs/api.md tells receivers to.</summary>
-    public static string SignTimestamped(string secret, string timestamp, byte[] body) => LoopbackReceiver.SignTimestamped(secret, timestamp, body);
-
     public ValueTask DisposeAsync() => _receiver.DisposeAsync();
 
     private Reply Respond(RecordedRequest http)
     {
         var body = http.BodyText;
         var problems = new List<string>();
-        var delivery = http.Header("X-Tern-Delivery");
-        if (!long.TryParse(delivery, NumberStyles.None, CultureInfo.InvariantCulture, out var deliveryId)) problems.Add($"X-Tern-Delivery '{delivery}'");
-        if (http.Header("Idempotency-Key") != delivery) problems.Add($"Idempotency-Key '{http.Header("Idempotency-Key")}' differs from X-Tern-Delivery");
+        var delivery = http.Header("webhook-id");
+        var deliveryId = LoopbackReceiver.DeliveryIdOf(delivery) ?? 0;
+        if (deliveryId == 0) problems.Add($"webhook-id '{delivery}'");
+        if (http.Header("Idempotency-Key") != delivery) problems.Add($"Idempotency-Key '{http.Header("Idempotency-Key")}' differs from webhook-id");
         if (!int.TryParse(http.Header("X-Tern-Attempt"), NumberStyles.None, CultureInfo.InvariantCulture, out var attempt) || attempt < 1) problems.Add($"X-Tern-Attempt '{http.Header("X-Tern-Attempt")}'");
         var contentType = http.Header("Content-Type");
         if (contentType?.StartsWith("application/json", StringComparison.Ordinal) != true) problems.Add($"Content-Type '{contentType}'");
-        problems.AddRange(http.SignatureProblems.Select(p => p == "bad signature" ? $"bad signature on delivery {deliveryId}" : p));
+        problems.AddRange(http.SignatureProblems.Select(p => $"bad signature on delivery {deliveryId}: {p}"));
 
         JsonElement json = default;
         try

@@ -12,8 +12,8 @@ public sealed class ResourceTests(ApiServer api)
         var tenant = await api.CreateTenantAsync("crud");
         var outbound = ApiServer.NewId("crud-out");
         var inbound = ApiServer.NewId("crud-in");
-        const string firstSecret = "first-secret-0123456789";
-        const string secondSecret = "second-secret-0123456789";
+        var firstSecret = TestSecrets.For("first");
+        var secondSecret = TestSecrets.For("second");
         var bodies = new List<string>();
 
         var created = (await api.PostAsync("/v1/channels", tenant.Key, new { id = outbound, url = api.Destination.Url.ToString(), max_concurrency = 2 })).AssertStatus(HttpStatusCode.Created);
@@ -80,7 +80,7 @@ public sealed class ResourceTests(ApiServer api)
     public async Task Webhook_subscriptions_are_created_listed_and_deleted()
     {
         var tenant = await api.CreateTenantAsync("hooks");
-        const string secret = "hook-secret-0123456789abc";
+        var secret = TestSecrets.For("hook");
         var created = (await api.PostAsync("/v1/webhooks", tenant.Key, new { url = "http://127.0.0.1:9/events", events = new[] { "message.sent", "message.failed", "message.sent" }, secret }))
             .AssertStatus(HttpStatusCode.Created);
         var id = created.Json.GetProperty("id").GetString()!;

@@ -25,7 +25,7 @@ public sealed class SameAnswerRig : IAsyncLifetime
     {
         Telegram = await BotApiStandIn.StartAsync();
         var bot = Telegram.AddBot("4242:same-answer-S3cret_Part-0123456789abcdef", "same_answer_bot");
-        await Home.RunOkAsync("channels", "add", "--id", "src", "--secret", "0123456789abcdef");
+        await Home.RunOkAsync("channels", "add", "--id", "src", "--secret", TestSecrets.For("src"));
         await Home.RunOkAsync("channels", "add", "--id", "dst", "--url", "http://127.0.0.1:9/hook");
         await Home.RunOkAsync("channels", "add", "--id", "tg", "--type", "telegram", "--token", bot.Token, "--base-url", Telegram.BaseUrl.ToString());
         await Home.RunOkAsync("routes", "add", "--id", "used", "--from", "src", "--to", "dst");

@@ -13,20 +13,20 @@ namespace Tern.Server.Tests.Api;
 [Collection(HeavyTests.Name)]
 public sealed class TenantEventTests(ITestOutputHelper output)
 {
-    private const string DestinationSecret = "destination-secret-0123456789";
-    private const string EventSecret = "event-secret-0123456789abcdef";
-    private const string InboundSecret = "inbound-secret-0123456789";
+    private static readonly string DestinationSecret = TestSecrets.For("destination");
+    private static readonly string EventSecret = TestSecrets.For("event");
+    private static readonly string InboundSecret = TestSecrets.For("inbound");
     private static readonly string[] AllEvents = ["message.received", "message.sent", "message.delivered", "message.read", "message.failed", "channel.status"];
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task Events_survive_a_receiver_that_was_down_and_arrive_signed_once_each_in_order_per_subject()
     {
-        await using var destination = await RecordingReceiver.StartAsync(SignatureScheme.Body, DestinationSecret);
-        await using var events = await RecordingReceiver.StartAsync(SignatureScheme.Timestamped, EventSecret);
-        await using var sentOnly = await RecordingReceiver.StartAsync(SignatureScheme.Timestamped, "learnt-from-the-api-below");
-        await using var wrongSecret = await RecordingReceiver.StartAsync(SignatureScheme.Timestamped, "not-the-secret-tern-signs-with");
-        await using var otherTenant = await RecordingReceiver.StartAsync(SignatureScheme.Timestamped, "other-tenant-secret-0123456789");
+        await using var destination = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, DestinationSecret);
+        await using var events = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, EventSecret);
+        await using var sentOnly = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, TestSecrets.For("learnt from the api below"));
+        await using var wrongSecret = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, TestSecrets.For("not the secret tern signs with"));
+        await using var otherTenant = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, TestSecrets.For("other tenant"));
         destination.Answer = _ => 503;
         events.Answer = _ => 503;
 
@@ -53,7 +53,7 @@ public sealed class TenantEventTests(ITestOutputHelper output)
         Assert.True(sentOnly.Secret.Length >= 32, $"generated secret too short: {generated}");
         Assert.DoesNotContain(sentOnly.Secret, (await Call(HttpMethod.Get, $"/v1/webhooks/{generated.Json.GetProperty("id").GetString()}", key)).AssertStatus(HttpStatusCode.OK).Body, StringComparison.Ordinal);
         Assert.DoesNotContain(sentOnly.Secret, (await Call(HttpMethod.Get, "/v1/webhooks", key)).Body, StringComparison.Ordinal);
-        var refusingId = (await Call(HttpMethod.Post, "/v1/webhooks", key, new { url = wrongSecret.Url.ToString(), events = new[] { "message.failed" }, secret = "a-secret-the-receiver-does-not-know" }))
+        var refusingId = (await Call(HttpMethod.Post, "/v1/webhooks", key, new { url = wrongSecret.Url.ToString(), events = new[] { "message.failed" }, secret = TestSecrets.For("a secret the receiver does not know") }))
             .AssertStatus(HttpStatusCode.Created).Json.GetProperty("id").GetString()!;
 
         // Tenant "other": its own channel and subscription.

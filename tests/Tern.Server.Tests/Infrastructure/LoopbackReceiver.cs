@@ -92,8 +92,8 @@ public sealed class LoopbackReceiver : IAsyncDisposable
         }
     }
 
-    public static async Task<LoopbackReceiver> StartAsync(string secret = "outbound-secret-0123456789") =>
-        new(await Shared.StartAsync(Path, "POST", SignatureScheme.Body, secret));
+    public static async Task<LoopbackReceiver> StartAsync(string? secret = null) =>
+        new(await Shared.StartAsync(Path, "POST", SignatureScheme.StandardWebhooks, secret ?? TestSecrets.For("outbound")));
 
     /// <summary>Holds every request until <see cref="Resume"/> (Tern sees its sends in flight).</summary>
     public void Pause() => _receiver.Pause();
@@ -154,10 +154,10 @@ public sealed class LoopbackReceiver : IAsyncDisposable
 
     private Reply Respond(RecordedRequest request)
     {
-        var delivery = request.Header("X-Tern-Delivery");
+        var delivery = request.Header("webhook-id");
         var key = request.Header("Idempotency-Key");
         var attemptHeader = request.Header("X-Tern-Attempt");
-        if (!long.TryParse(delivery, NumberStyles.None, CultureInfo.InvariantCulture, out var deliveryId)
+        if (Tern.StandIns.Http.LoopbackReceiver.DeliveryIdOf(delivery) is not { } deliveryId
             || key != delivery
             || !int.TryParse(attemptHeader, NumberStyles.None, CultureInfo.InvariantCulture, out var attempt) || attempt < 1)
         {

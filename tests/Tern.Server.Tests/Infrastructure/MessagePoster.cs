@@ -43,7 +43,7 @@ public sealed class MessagePoster : IDisposable
     private readonly string _channelId;
     private readonly string? _secret;
 
-    public MessagePoster(Uri baseUrl, string channelId = TernHome.InboundChannel, string? secret = TernHome.InboundSecret, int connections = 8)
+    public MessagePoster(Uri baseUrl, string channelId = TernHome.InboundChannel, string? secret = "", int connections = 8)
     {
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(10) })
         {
@@ -51,7 +51,8 @@ public sealed class MessagePoster : IDisposable
             Timeout = TimeSpan.FromSeconds(60),
         };
         _channelId = channelId;
-        _secret = secret;
+        // "" is the default inbound secret (TernHome.InboundSecret, not a constant); null posts unsigned.
+        _secret = secret == "" ? TernHome.InboundSecret : secret;
     }
 
     /// <summary>The id of message <paramref name="n"/> of chat <paramref name="chat"/>; ends in <c>-n</c> for the order check.</summary>
@@ -88,7 +89,7 @@ public sealed class MessagePoster : IDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/hooks/webhook/{channelId ?? _channelId}", UriKind.Relative)) { Content = content };
         var header = signature ?? (_secret is null ? "" : Hmac.Sign(_secret, body));
-        if (header.Length > 0) request.Headers.TryAddWithoutValidation("X-Tern-Signature", header);
+        if (header.Length > 0) request.Headers.TryAddWithoutValidation("X-Hub-Signature-256", header);
         return await _http.SendAsync(request, cancellationToken);
     }
 

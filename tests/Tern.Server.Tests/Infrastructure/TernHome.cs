@@ -9,7 +9,7 @@ public sealed class TernHome : IDisposable
     public const string InboundChannel = "in";
     public const string OutboundChannel = "out";
     public const string RouteId = "in-to-out";
-    public const string InboundSecret = "inbound-secret-0123456789";
+    public static readonly string InboundSecret = TestSecrets.For("inbound");
 
     /// <summary>
     /// Every stand-in and receiver is on loopback, which Tern refuses to call unless the operator allows it; every

@@ -188,9 +188,9 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         var bot = rig.AddBot(720041, "bridge_bot");
         rig.Telegram.AddChat(Group, ChatKind.Supergroup, "Support");
         rig.Telegram.AddChat(6002, ChatKind.Private, "Agent");
-        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.StandIns.Http.SignatureScheme.Body, "backend-secret-0123456789");
+        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.StandIns.Http.SignatureScheme.StandardWebhooks, Tern.StandIns.Http.TestSecrets.For("backend"));
         await rig.AddChannelAsync("support", bot);
-        await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", "backend-secret-0123456789");
+        await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", Tern.StandIns.Http.TestSecrets.For("backend"));
         await rig.Home.RunOkAsync("channels", "add", "--id", "alerts");
         await rig.AddRouteAsync("to-backend", "support", "--to", "backend");
         await rig.AddRouteAsync("to-agent", "alerts", "--to", "support:6002");
@@ -223,9 +223,9 @@ public sealed class TelegramRoutingTests(ITestOutputHelper output)
         var bot = rig.AddBot(720051, "menu_bot");
         rig.Telegram.AddChat(6003, ChatKind.Private, "Customer");
         rig.Telegram.AddChat(6004, ChatKind.Private, "Agent");
-        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.StandIns.Http.SignatureScheme.Body, "backend-secret-0123456789");
+        await using var backend = await Tern.Server.Tests.Api.RecordingReceiver.StartAsync(Tern.StandIns.Http.SignatureScheme.StandardWebhooks, Tern.StandIns.Http.TestSecrets.For("backend"));
         await rig.AddChannelAsync("menu", bot);
-        await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", "backend-secret-0123456789");
+        await rig.Home.RunOkAsync("channels", "add", "--id", "backend", "--url", backend.Url.ToString(), "--secret", Tern.StandIns.Http.TestSecrets.For("backend"));
         await rig.AddRouteAsync("presses", "menu", "--callbacks", "--to", "backend", "--to", "menu:6004");
 
         await using var tern = await rig.StartTernAsync(output);

@@ -9,6 +9,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using StandardWebhooks;
+using StandardWebhooks.Diagnostics;
 
 namespace Tern.StandIns.Http;
 
@@ -18,11 +20,12 @@ public enum SignatureScheme
     /// <summary>No check; <see cref="RecordedRequest.SignatureProblems"/> stays empty.</summary>
     None,
 
-    /// <summary>Webhook channel deliveries: <c>X-Tern-Signature: sha256=HMAC(secret, body)</c>.</summary>
-    Body,
-
-    /// <summary>Tenant events: <c>X-Tern-Signature: sha256=HMAC(secret, "{X-Tern-Timestamp}.{body}")</c>, the timestamp within <see cref="LoopbackReceiver.ReplayWindow"/>.</summary>
-    Timestamped,
+    /// <summary>
+    /// Webhook channel deliveries and tenant events: Standard Webhooks, checked by the StandardWebhooks NuGet package (not Tern's
+    /// code) with the receiver's secret, timestamp within 5 minutes. That package (1.1.2) looks only at the first of several
+    /// space-separated signatures, so each is shown to it alone: one made with the receiver's secret is enough, as the spec says.
+    /// </summary>
+    StandardWebhooks,
 }
 
 /// <summary>What the receiver answers one request with.</summary>
@@ -119,9 +122,6 @@ public sealed class RecordedRequest
 /// </summary>
 public sealed class LoopbackReceiver : IAsyncDisposable
 {
-    /// <summary>The replay window receivers of timestamped signatures are told to enforce (docs/api.md).</summary>
-    public static readonly TimeSpan ReplayWindow = TimeSpan.FromMinutes(5);
-
     private readonly Lock _lock = new();
     private readonly List<RecordedRequest> _requests = [];
     private readonly Queue<Reply> _script = new();
@@ -359,19 +359,43 @@ public sealed class LoopbackReceiver : IAsyncDisposable
         _disposed.Dispose();
     }
 
-    /// <summary>The body signature: <c>sha256=</c> and the lowercase hex HMAC-SHA256 of the body.</summary>
+    /// <summary>An inbound hmac-sha256 signature (X-Hub-Signature-256): <c>sha256=</c> and the lowercase hex HMAC-SHA256 of the body.</summary>
     public static string Sign(string secret, ReadOnlySpan<byte> body) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
 
-    /// <summary>The tenant event signature, computed the way docs/api.md tells receivers to: the body signature of "{timestamp}.{body}".</summary>
-    public static string SignTimestamped(string secret, string timestamp, ReadOnlySpan<byte> body)
+    /// <summary>Null when the StandardWebhooks package verifies the request with <paramref name="secret"/> (any one of its signatures), else its message.</summary>
+    public static string? VerifyStandardWebhook(string secret, IReadOnlyDictionary<string, string> headers, byte[] body)
     {
-        var signed = new byte[timestamp.Length + 1 + body.Length];
-        Encoding.ASCII.GetBytes(timestamp, signed);
-        signed[timestamp.Length] = (byte)'.';
-        body.CopyTo(signed.AsSpan(timestamp.Length + 1));
-        return Sign(secret, signed);
+        string? refusal = "no webhook-signature header";
+        var text = Encoding.UTF8.GetString(body);
+        foreach (var signature in (headers.GetValueOrDefault("webhook-signature") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var only = new HeaderDictionary { ["webhook-signature"] = signature };
+            foreach (var name in (string[])["webhook-id", "webhook-timestamp"])
+            {
+                if (headers.GetValueOrDefault(name) is { } value) only[name] = value;
+            }
+            try
+            {
+                new StandardWebhook(secret).Verify(text, only);
+                return null;
+            }
+            catch (WebhookVerificationException ex)
+            {
+                refusal = ex.Message;
+            }
+            catch (FormatException ex)
+            {
+                return "the secret is not whsec_ base64: " + ex.Message;
+            }
+        }
+        return refusal;
     }
+
+    /// <summary>The outbox delivery id in a webhook-id (<c>msg_42</c>), or null when it is not one.</summary>
+    public static long? DeliveryIdOf(string? webhookId) =>
+        webhookId is not null && webhookId.StartsWith("msg_", StringComparison.Ordinal)
+        && long.TryParse(webhookId.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
 
     private static TaskCompletionSource Opened()
     {
@@ -504,20 +528,7 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     {
         var problems = new List<string>();
         if (Scheme == SignatureScheme.None) return problems;
-        var signature = headers.GetValueOrDefault("X-Tern-Signature") ?? "";
-        string expected;
-        if (Scheme == SignatureScheme.Timestamped)
-        {
-            var timestamp = headers.GetValueOrDefault("X-Tern-Timestamp") ?? "";
-            if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)) problems.Add($"X-Tern-Timestamp '{timestamp}'");
-            else if ((DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(seconds)).Duration() > ReplayWindow) problems.Add($"X-Tern-Timestamp {timestamp} outside the replay window");
-            expected = SignTimestamped(_secret, timestamp, body);
-        }
-        else
-        {
-            expected = Sign(_secret, body);
-        }
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(signature), Encoding.ASCII.GetBytes(expected))) problems.Add("bad signature");
+        if (VerifyStandardWebhook(_secret, headers, body) is { } refusal) problems.Add(refusal);
         return problems;
     }
 }

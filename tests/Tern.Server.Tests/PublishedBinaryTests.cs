@@ -143,7 +143,7 @@ public abstract class PublishedBinaryContract(PublishedBinaryFixture published)
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
 
         var delivery = await receiver.NextAsync(TimeSpan.FromSeconds(20));
-        Assert.False(string.IsNullOrEmpty(delivery.DeliveryId), "no X-Tern-Delivery header");
+        Assert.False(string.IsNullOrEmpty(delivery.DeliveryId), "no webhook-id header");
         using (var payload = JsonDocument.Parse(delivery.Body))
         {
             Assert.Equal("hello from the published binary", payload.RootElement.GetProperty("text").GetString());
@@ -502,7 +502,7 @@ internal sealed class PublishedReceiver : IDisposable
             using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
             {
                 var body = await reader.ReadToEndAsync();
-                _received.Writer.TryWrite(new PublishedDelivery(context.Request.Headers["X-Tern-Delivery"], body));
+                _received.Writer.TryWrite(new PublishedDelivery(context.Request.Headers["webhook-id"], body));
             }
             context.Response.StatusCode = 200;
             context.Response.Close();

@@ -121,7 +121,7 @@ public sealed class SecretSealingTests(ITestOutputHelper output)
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = "UPDATE channels SET secret = $in WHERE id = 'in'; UPDATE channels SET secret = $out WHERE id = 'out'; " +
-                "DROP TABLE secret_key_check; DELETE FROM schema_migrations WHERE version >= 6";
+                "DROP TABLE secret_key_check; DELETE FROM schema_migrations WHERE version = 6";
             command.Parameters.AddWithValue("$in", TernHome.InboundSecret);
             command.Parameters.AddWithValue("$out", receiver.Secret);
             command.ExecuteNonQuery();

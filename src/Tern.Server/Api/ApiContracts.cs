@@ -29,7 +29,12 @@ public sealed record MediaRequest(string? Type, string? Url, string? FileId);
 
 public sealed record SendMessageRequest(string? Channel, string? Chat, string? Text, MediaRequest? Media, string? IdempotencyKey);
 
+/// <param name="Secret">A Standard Webhooks secret: whsec_ and the base64 of 24–64 random bytes. Left out, Tern makes one and shows it once.</param>
 public sealed record WebhookRequest(string? Url, IReadOnlyList<string>? Events, string? Secret);
+
+/// <param name="Secret">The new secret (whsec_ and the base64 of 24–64 random bytes); left out, Tern makes one and shows it once.</param>
+/// <param name="OverlapSeconds">How long the replaced secret still signs, 0 to 2592000 (30 days); default Tern:Webhooks:SecretOverlap (24 h).</param>
+public sealed record RotateSecretRequest(string? Secret, int? OverlapSeconds);
 
 // Responses.
 
@@ -39,7 +44,8 @@ public sealed record TenantResponse(string Id, int RateLimitPerMinute, DateTimeO
 public sealed record KeyResponse(string Id, string? Tenant, bool Admin, string? Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
 
 /// <param name="HasSecret">Whether the channel has a secret (the secret itself is write-only).</param>
-public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath)
+/// <param name="PreviousSecretExpiresAt">After the secret was changed, until when the previous one still signs and is still accepted.</param>
+public sealed record ChannelResponse(string Id, string Type, string? Url, bool HasSecret, int? MaxConcurrency, string InboundPath, DateTimeOffset? PreviousSecretExpiresAt = null)
 {
     /// <summary>The channel type's settings as it shows them, under the type's name (never a secret).</summary>
     /// <remarks>Elements, not a <see cref="JsonObject"/>: a JsonObject as extension data is written as a nested object, which is not JSON.</remarks>
@@ -77,8 +83,12 @@ public sealed record MessageResponse(
 
 public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, int Page, int PageSize, long Total);
 
-/// <param name="Secret">Shown in the answer that creates the subscription and never again.</param>
-public sealed record WebhookResponse(string Id, string Url, IReadOnlyList<string> Events, DateTimeOffset CreatedAt, string? Secret);
+/// <param name="Secret">Shown in the answer that creates the subscription (or rotates its secret) and never again.</param>
+/// <param name="Status"><c>active</c>, or <c>disabled</c> after its receiver answered 410 Gone (no events are queued for it until it is enabled).</param>
+/// <param name="PreviousSecretExpiresAt">During a rotation, until when the replaced secret still signs (every delivery carries both signatures).</param>
+public sealed record WebhookResponse(
+    string Id, string Url, IReadOnlyList<string> Events, DateTimeOffset CreatedAt, string? Secret, string Status,
+    DateTimeOffset? DisabledAt, string? DisabledReason, DateTimeOffset? PreviousSecretExpiresAt);
 
 public sealed record WebhookDeliveryResponse(long Id, string Type, string Subject, string Status, int Attempts, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
@@ -99,6 +109,7 @@ public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryResponse> 
 [JsonSerializable(typeof(RouteRequest))]
 [JsonSerializable(typeof(SendMessageRequest))]
 [JsonSerializable(typeof(WebhookRequest))]
+[JsonSerializable(typeof(RotateSecretRequest))]
 [JsonSerializable(typeof(TenantResponse))]
 [JsonSerializable(typeof(TenantResponse[]))]
 [JsonSerializable(typeof(KeyResponse))]

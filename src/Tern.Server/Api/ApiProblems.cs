@@ -83,9 +83,11 @@ public static class ApiBody
     /// Reads a JSON body with a size limit. Malformed JSON, a wrong type or an unknown field becomes a
     /// 400 naming the field (from the JSON path), never a 500.
     /// </summary>
-    public static async Task<Parsed<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, int maxBytes) where T : class
+    /// <param name="emptyIsDefault">A request with no body at all is fine (every field of <typeparamref name="T"/> is optional): the value is null.</param>
+    public static async Task<Parsed<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, int maxBytes, bool emptyIsDefault = false) where T : class
     {
         if (request.ContentLength > maxBytes) return new(null, ApiProblems.TooLarge(maxBytes));
+        if (emptyIsDefault && request.ContentLength is 0 or null && request.ContentType is null) return new(null, null);
         if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
             return new(null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type", detail: "Send Content-Type: application/json."));

@@ -31,6 +31,9 @@ internal static class ApiResponses
     public static RouteHandlerBuilder Operation(this RouteHandlerBuilder builder, string tag, string operationId, string summary) => builder
         .WithTags(tag).WithName(operationId).WithSummary(summary);
 
+    public static RouteHandlerBuilder Operation(this RouteHandlerBuilder builder, string tag, string operationId, string summary, string description) =>
+        builder.Operation(tag, operationId, summary).WithDescription(description);
+
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
     /// <summary>A query parameter the endpoint reads itself (a 400 names it when it is malformed).</summary>

@@ -124,7 +124,8 @@ internal static class ChannelEndpoints
         var shown = type?.SettingsProperty is { } property && type.Describe(c) is { } described
             ? new Dictionary<string, JsonElement>(StringComparer.Ordinal) { [property] = JsonElementOf(described) }
             : null;
-        return new(c.Id, c.Type, c.Url?.ToString(), c.Secret is not null, c.MaxConcurrency, $"/hooks/{c.Type}/{c.Id}") { TypeSettings = shown };
+        return new(c.Id, c.Type, c.Url?.ToString(), c.Secret is not null, c.MaxConcurrency, $"/hooks/{c.Type}/{c.Id}",
+            c.PreviousSecret is not null && c.PreviousSecretUntil > DateTimeOffset.UtcNow ? c.PreviousSecretUntil : null) { TypeSettings = shown };
     }
 
     private static JsonElement JsonElementOf(JsonObject value)

@@ -40,6 +40,26 @@ internal static class WebhookEndpoints
             return hook is null ? ApiProblems.NotFound($"No webhook '{id}'.") : TypedResults.Ok(ToResponse(hook, null));
         }).Operation("webhooks", "getWebhook", "Get a webhook subscription").ProducesNotFound();
 
+        group.MapPost("/webhooks/{id}/rotate-secret", async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks, TernOptions options) =>
+        {
+            var tenant = context.TenantId();
+            var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.RotateSecretRequest, options.Api.MaxBodyBytes, emptyIsDefault: true);
+            if (body.Problem is not null) return body.Problem;
+            var rotated = await webhooks.RotateSecretAsync(tenant, id, body.Value?.Secret, body.Value?.OverlapSeconds, context.RequestAborted);
+            return rotated.IsOk ? TypedResults.Ok(ToResponse(rotated.Value.Webhook, rotated.Value.GeneratedSecret)) : ApiProblems.From(rotated.Failure!);
+        }).Operation("webhooks", "rotateWebhookSecret", "Rotate a webhook's secret",
+            "The new secret signs from now on; the replaced one signs too until previous_secret_expires_at, so every delivery in between carries both signatures.")
+            .ReadsJson<RotateSecretRequest>().ProducesNotFound();
+
+        group.MapPost("/webhooks/{id}/enable", async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
+        {
+            var tenant = context.TenantId();
+            var enabled = await webhooks.EnableAsync(tenant, id, context.RequestAborted);
+            return enabled.IsOk ? TypedResults.Ok(ToResponse(enabled.Value, null)) : ApiProblems.From(enabled.Failure!);
+        }).Operation("webhooks", "enableWebhook", "Enable a disabled webhook",
+            "A subscription whose receiver answered 410 Gone is disabled; this queues events for it again (events from while it was disabled are not sent).")
+            .ProducesNotFound();
+
         group.MapDelete("/webhooks/{id}", async Task<Results<NoContent, ProblemHttpResult>> (HttpContext context, string id, WebhookService webhooks) =>
         {
             var tenant = context.TenantId();
@@ -62,5 +82,7 @@ internal static class WebhookEndpoints
         }).Operation("webhooks", "listWebhookDeliveries", "List a webhook's deliveries").ReadsPaging().ProducesNotFound().ProducesValidationProblem();
     }
 
-    private static WebhookResponse ToResponse(WebhookSubscription h, string? secret) => new(h.Id, h.Url.ToString(), h.Events, h.CreatedAt, secret);
+    private static WebhookResponse ToResponse(WebhookSubscription h, string? secret) =>
+        new(h.Id, h.Url.ToString(), h.Events, h.CreatedAt, secret, h.DisabledAt is null ? "active" : "disabled", h.DisabledAt, h.DisabledReason,
+            h.PreviousSecret is not null && h.PreviousSecretUntil > DateTimeOffset.UtcNow ? h.PreviousSecretUntil : null);
 }

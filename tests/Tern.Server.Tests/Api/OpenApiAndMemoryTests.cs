@@ -20,7 +20,7 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
         ("/v1/messages", "post"), ("/v1/messages", "get"), ("/v1/messages/{id}", "get"),
         ("/v1/webhooks", "get"), ("/v1/webhooks", "post"),
         ("/v1/webhooks/{id}", "get"), ("/v1/webhooks/{id}", "delete"),
-        ("/v1/webhooks/{id}/deliveries", "get"),
+        ("/v1/webhooks/{id}/deliveries", "get"), ("/v1/webhooks/{id}/rotate-secret", "post"), ("/v1/webhooks/{id}/enable", "post"),
     ];
 
     [Fact]
@@ -146,7 +146,7 @@ public sealed class OpenApiAndMemoryTests(ApiServer api)
         problems.AddRange(ids.GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => $"operationId {g.Key} is used {g.Count()} times"));
         Assert.True(problems.Count == 0, string.Join("\n", problems));
 
-        foreach (var (path, header, required) in new[] { ("/hooks/webhook/{channelId}", "X-Tern-Signature", false), ("/hooks/telegram/{channelId}", "X-Telegram-Bot-Api-Secret-Token", true) })
+        foreach (var (path, header, required) in new[] { ("/hooks/webhook/{channelId}", "X-Hub-Signature-256", false), ("/hooks/webhook/{channelId}", "webhook-signature", false), ("/hooks/telegram/{channelId}", "X-Telegram-Bot-Api-Secret-Token", true) })
         {
             var hook = root.GetProperty("paths").GetProperty(path).GetProperty("post");
             var parameter = hook.GetProperty("parameters").EnumerateArray().SingleOrDefault(p => p.GetProperty("in").GetString() == "header" && p.GetProperty("name").GetString() == header);

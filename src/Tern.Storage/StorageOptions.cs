@@ -13,10 +13,16 @@ public enum SqliteSynchronous
 
 public sealed class StorageOptions
 {
-    /// <summary>Which storage engine keeps the data (<c>sqlite</c>, the embedded default).</summary>
+    /// <summary>Which storage engine keeps the data: <c>sqlite</c> (the embedded default) or <c>postgres</c>.</summary>
     public string Engine { get; set; } = "sqlite";
 
-    /// <summary>Path of the SQLite database file.</summary>
+    /// <summary>
+    /// The PostgreSQL database (<c>Tern:Storage:ConnectionString</c>): a <c>postgres://user:password@host:port/database</c>
+    /// URL or Npgsql's <c>Host=…;Database=…</c> keywords. Unused by SQLite.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Path of the SQLite database file; with PostgreSQL, its folder is still where the key file is made.</summary>
     public string Path { get; set; } = "./data/tern.db";
 
     public SqliteSynchronous Synchronous { get; set; } = SqliteSynchronous.Normal;
@@ -28,8 +34,8 @@ public sealed class StorageOptions
     public int WriteQueue { get; set; } = 4096;
 
     /// <summary>
-    /// Read connections open at once (each has its own page cache); more readers wait for one to close.
-    /// The writer's connection is not counted.
+    /// Read connections open at once (each has its own page cache, or a server backend); more readers wait for one
+    /// to close. The writer's connection is not counted.
     /// </summary>
     public int MaxReadConnections { get; set; } = 8;
 

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Tern.Core.Catalog;
+using Tern.Storage.Secrets;
 
 namespace Tern.Storage.Sqlite;
 
@@ -35,12 +36,12 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
                 channels.Add(new ChannelDefinition(
                     id,
                     reader.GetString(1),
-                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 2), SqliteSecrets.Place("channels", "secret", id)),
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 2), SealedColumns.Place("channels", "secret", id)),
                     reader.IsDBNull(3) ? null : new Uri(reader.GetString(3)),
                     reader.IsDBNull(4) ? null : reader.GetInt32(4),
                     reader.GetString(5),
-                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 6), SqliteSecrets.Place("channels", "settings", id)),
-                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 7), SqliteSecrets.Place("channels", "previous_secret", id)),
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 6), SealedColumns.Place("channels", "settings", id)),
+                    sealer.UnsealOrNull(SqliteInboxStore.NullableString(reader, 7), SealedColumns.Place("channels", "previous_secret", id)),
                     reader.IsDBNull(8) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(8))));
             }
         }
@@ -131,12 +132,12 @@ public sealed class SqliteCatalogStore(SqliteDatabase database) : ICatalogStore
         var sealer = database.Sealer;
         command.Parameters.AddWithValue("$id", channel.Id);
         command.Parameters.AddWithValue("$type", channel.Type);
-        command.Parameters.AddWithValue("$secret", (object?)sealer.SealOrNull(channel.Secret, SqliteSecrets.Place("channels", "secret", channel.Id)) ?? DBNull.Value);
+        command.Parameters.AddWithValue("$secret", (object?)sealer.SealOrNull(channel.Secret, SealedColumns.Place("channels", "secret", channel.Id)) ?? DBNull.Value);
         command.Parameters.AddWithValue("$url", (object?)channel.Url?.ToString() ?? DBNull.Value);
         command.Parameters.AddWithValue("$max", (object?)channel.MaxConcurrency ?? DBNull.Value);
         command.Parameters.AddWithValue("$tenant", channel.TenantId);
-        command.Parameters.AddWithValue("$settings", (object?)sealer.SealOrNull(channel.SettingsJson, SqliteSecrets.Place("channels", "settings", channel.Id)) ?? DBNull.Value);
-        command.Parameters.AddWithValue("$previous", (object?)sealer.SealOrNull(channel.PreviousSecret, SqliteSecrets.Place("channels", "previous_secret", channel.Id)) ?? DBNull.Value);
+        command.Parameters.AddWithValue("$settings", (object?)sealer.SealOrNull(channel.SettingsJson, SealedColumns.Place("channels", "settings", channel.Id)) ?? DBNull.Value);
+        command.Parameters.AddWithValue("$previous", (object?)sealer.SealOrNull(channel.PreviousSecret, SealedColumns.Place("channels", "previous_secret", channel.Id)) ?? DBNull.Value);
         command.Parameters.AddWithValue("$previous_until", (object?)channel.PreviousSecretUntil?.ToUnixTimeMilliseconds() ?? DBNull.Value);
         command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }

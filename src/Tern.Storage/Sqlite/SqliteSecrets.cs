@@ -9,15 +9,6 @@ namespace Tern.Storage.Sqlite;
 /// </summary>
 internal static class SqliteSecrets
 {
-    /// <summary>Every column holding a secret: a whole channel's settings (a channel type's JSON; the storage does not know which of its fields are secret).</summary>
-    public static readonly (string Table, string Column)[] Columns = [("channels", "secret"), ("channels", "settings"), ("channels", "previous_secret"), ("webhooks", "secret"), ("webhooks", "previous_secret")];
-
-    private const string CheckPlace = "secret_key_check:1";
-    private const string CheckValue = "tern secret key check";
-
-    /// <summary>Where a value lives, bound into its seal: <c>channels.secret:shop</c>.</summary>
-    public static string Place(string table, string column, string id) => $"{table}.{column}:{id}";
-
     /// <summary>
     /// In one immediate transaction: checks <paramref name="key"/> against the database's check value (writing one on a new
     /// database), opens every sealed value (so a damaged one fails the start, not a send) and seals the plain ones.
@@ -56,14 +47,14 @@ internal static class SqliteSecrets
         }
         else
         {
-            EnsureOpens(check.Value, key);
+            SealedColumns.EnsureOpens(check.Value, key);
         }
         var sealedNow = 0;
-        foreach (var (table, column) in Columns)
+        foreach (var (table, column) in SealedColumns.All)
         {
             foreach (var (id, value) in ReadColumn(connection, transaction, table, column))
             {
-                var place = Place(table, column, id);
+                var place = SealedColumns.Place(table, column, id);
                 if (SecretSealer.IsSealed(value))
                 {
                     key.Unseal(value, place);
@@ -85,13 +76,13 @@ internal static class SqliteSecrets
     {
         using var transaction = connection.BeginTransaction(deferred: false);
         var check = ReadCheck(connection, transaction);
-        if (check is not null) EnsureOpens(check.Value, current);
+        if (check is not null) SealedColumns.EnsureOpens(check.Value, current);
         var count = 0;
-        foreach (var (table, column) in Columns)
+        foreach (var (table, column) in SealedColumns.All)
         {
             foreach (var (id, value) in ReadColumn(connection, transaction, table, column))
             {
-                var place = Place(table, column, id);
+                var place = SealedColumns.Place(table, column, id);
                 Update(connection, transaction, table, column, id, next.Seal(current.Unseal(value, place), place));
                 count++;
             }
@@ -100,19 +91,6 @@ internal static class SqliteSecrets
         WriteCheck(connection, transaction, next);
         transaction.Commit();
         return count;
-    }
-
-    /// <summary>The check value opens with <paramref name="key"/>, or the database was sealed with another key.</summary>
-    private static void EnsureOpens((string KeyId, string Sealed) check, SecretSealer key)
-    {
-        try
-        {
-            key.Unseal(check.Sealed, CheckPlace);
-        }
-        catch (SealedSecretException)
-        {
-            throw new SecretKeyMismatchException(check.KeyId, key.KeyId);
-        }
     }
 
     private static (string KeyId, string Sealed)? ReadCheck(SqliteConnection connection, SqliteTransaction transaction)
@@ -130,7 +108,7 @@ internal static class SqliteSecrets
         command.Transaction = transaction;
         command.CommandText = "INSERT INTO secret_key_check (id, key_id, check_value) VALUES (1, $kid, $check)";
         command.Parameters.AddWithValue("$kid", key.KeyId);
-        command.Parameters.AddWithValue("$check", key.Seal(CheckValue, CheckPlace));
+        command.Parameters.AddWithValue("$check", key.Seal(SealedColumns.CheckValue, SealedColumns.CheckPlace));
         command.ExecuteNonQuery();
     }
 
@@ -138,7 +116,7 @@ internal static class SqliteSecrets
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-#pragma warning disable CA2100 // Table and column names come from Columns above.
+#pragma warning disable CA2100 // Table and column names come from SealedColumns.All.
         command.CommandText = $"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL";
 #pragma warning restore CA2100
         using var reader = command.ExecuteReader();
@@ -151,7 +129,7 @@ internal static class SqliteSecrets
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-#pragma warning disable CA2100 // Table and column names come from Columns above; values are bound.
+#pragma warning disable CA2100 // Table and column names come from SealedColumns.All; values are bound.
         command.CommandText = $"UPDATE {table} SET {column} = $value WHERE id = $id";
 #pragma warning restore CA2100
         command.Parameters.AddWithValue("$value", value);

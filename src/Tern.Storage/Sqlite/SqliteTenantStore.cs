@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Tern.Core.Tenancy;
+using Tern.Storage.Secrets;
 
 namespace Tern.Storage.Sqlite;
 
@@ -70,7 +71,7 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
                 c.Parameters.AddWithValue("$id", webhook.Id);
                 c.Parameters.AddWithValue("$tenant", webhook.TenantId);
                 c.Parameters.AddWithValue("$url", webhook.Url.ToString());
-                c.Parameters.AddWithValue("$secret", database.Sealer.Seal(webhook.Secret, SqliteSecrets.Place("webhooks", "secret", webhook.Id)));
+                c.Parameters.AddWithValue("$secret", database.Sealer.Seal(webhook.Secret, SealedColumns.Place("webhooks", "secret", webhook.Id)));
                 c.Parameters.AddWithValue("$events", CatalogJson.WriteStrings(webhook.Events));
                 c.Parameters.AddWithValue("$at", webhook.CreatedAt.ToUnixTimeMilliseconds());
             }, cancellationToken);
@@ -99,8 +100,8 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
             {
                 c.Parameters.AddWithValue("$tenant", tenantId);
                 c.Parameters.AddWithValue("$id", id);
-                c.Parameters.AddWithValue("$secret", database.Sealer.Seal(secret, SqliteSecrets.Place("webhooks", "secret", id)));
-                c.Parameters.AddWithValue("$previous", database.Sealer.Seal(previousSecret, SqliteSecrets.Place("webhooks", "previous_secret", id)));
+                c.Parameters.AddWithValue("$secret", database.Sealer.Seal(secret, SealedColumns.Place("webhooks", "secret", id)));
+                c.Parameters.AddWithValue("$previous", database.Sealer.Seal(previousSecret, SealedColumns.Place("webhooks", "previous_secret", id)));
                 c.Parameters.AddWithValue("$until", previousUntil.ToUnixTimeMilliseconds());
             }, cancellationToken);
 
@@ -116,9 +117,9 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
 
     /// <summary>A subscription as stored; its secrets are unsealed (they are written sealed).</summary>
     internal static WebhookSubscription ReadWebhook(SqliteDataReader r, Tern.Storage.Secrets.SecretSealer sealer) =>
-        new(r.GetString(0), r.GetString(1), new Uri(r.GetString(2)), sealer.Unseal(r.GetString(3), SqliteSecrets.Place("webhooks", "secret", r.GetString(0))),
+        new(r.GetString(0), r.GetString(1), new Uri(r.GetString(2)), sealer.Unseal(r.GetString(3), SealedColumns.Place("webhooks", "secret", r.GetString(0))),
             CatalogJson.ReadStrings(r.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)),
-            sealer.UnsealOrNull(SqliteInboxStore.NullableString(r, 6), SqliteSecrets.Place("webhooks", "previous_secret", r.GetString(0))),
+            sealer.UnsealOrNull(SqliteInboxStore.NullableString(r, 6), SealedColumns.Place("webhooks", "previous_secret", r.GetString(0))),
             r.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(7)),
             r.IsDBNull(8) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(8)),
             SqliteInboxStore.NullableString(r, 9));

@@ -50,13 +50,16 @@ public sealed class TernOptions
         var s = new SettingReader(configuration);
         var ms = TimeSpan.FromMilliseconds(1);
         var plan = ReadPlan(s);
+        var connectionString = ReadConnectionString(s);
         var shutdown = s.Duration("Tern:Shutdown:Timeout", TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
         var options = new TernOptions
         {
             Listen = ListenUrls.Read(s),
             Storage = new StorageOptions
             {
-                Engine = s.Choice("Tern:Storage:Engine", StorageEngines.Default, StorageEngines.Names),
+                // A connection string alone chooses PostgreSQL; Tern:Storage:Engine may still say so (or say sqlite).
+                Engine = s.Choice("Tern:Storage:Engine", connectionString is null ? StorageEngines.Default : StorageEngines.ServerDefault, StorageEngines.Names),
+                ConnectionString = connectionString,
                 Path = s.Text("Tern:Storage:Path", "./data/tern.db"),
                 Synchronous = s.Enum("Tern:Storage:Synchronous", SqliteSynchronous.Normal),
                 CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", plan.SqliteCacheBytes, 64L << 10, 1L << 30) / 1024),
@@ -126,6 +129,10 @@ public sealed class TernOptions
             Destinations = ReadDestinations(s),
             SecretOverlap = s.Duration("Tern:Webhooks:SecretOverlap", TimeSpan.FromHours(24), TimeSpan.Zero, TimeSpan.FromDays(30)),
         };
+        if (StorageEngines.NeedsConnectionString(options.Storage.Engine) && connectionString is null)
+        {
+            throw new ConfigurationException("Tern:Storage:ConnectionString", $"the {options.Storage.Engine} engine needs one: a postgres://user:password@host:5432/database URL or Host=…;Database=… keywords");
+        }
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
             throw new ConfigurationException("Tern:Sender:BackoffMax", "must not be smaller than Tern:Sender:BackoffBase");
@@ -163,6 +170,18 @@ public sealed class TernOptions
             else throw new ConfigurationException(DestinationPolicy.SettingKey, $"'{part}' is not a network in CIDR notation (such as 10.0.0.0/8 or fd00::/8, no bits set past the prefix)");
         }
         return new DestinationPolicy(networks);
+    }
+
+    /// <summary>
+    /// Tern:Storage:ConnectionString, checked here so a typo exits 2 naming the key. The error says what is wrong with
+    /// it, never the value: it may hold a password.
+    /// </summary>
+    private static string? ReadConnectionString(SettingReader s)
+    {
+        var value = s.OptionalString("Tern:Storage:ConnectionString");
+        if (value is null) return null;
+        if (StorageEngines.ConnectionStringProblem(value) is { } problem) throw new ConfigurationException("Tern:Storage:ConnectionString", problem);
+        return value;
     }
 
     /// <summary>Tern:Secrets:Key: the base64 of 32 bytes (<c>tern secrets new-key</c> makes one). The value is never repeated in the error.</summary>

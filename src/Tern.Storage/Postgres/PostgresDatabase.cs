@@ -239,7 +239,7 @@ public sealed class PostgresDatabase : IAsyncDisposable
     }
 
     /// <summary>Critical memory pressure: close idle pooled connections; they reopen on demand.</summary>
-    public void ClearPool() => NpgsqlConnection.ClearPool(_dataSource.CreateConnection());
+    public void ClearPool() => _dataSource.Clear();
 
     public async ValueTask DisposeAsync()
     {

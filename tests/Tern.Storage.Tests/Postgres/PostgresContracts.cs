@@ -1,0 +1,13 @@
+using Tern.Storage.Tests.Contracts;
+
+namespace Tern.Storage.Tests.Postgres;
+
+public sealed class PostgresInboxContract : InboxContract<PostgresStoreFactory>;
+
+public sealed class PostgresOutboxContract : OutboxContract<PostgresStoreFactory>;
+
+public sealed class PostgresCatalogContract : CatalogContract<PostgresStoreFactory>;
+
+public sealed class PostgresSchemaContract : SchemaContract<PostgresStoreFactory>;
+
+public sealed class PostgresChannelStateContract : ChannelStateContract<PostgresStoreFactory>;

@@ -22,12 +22,27 @@ command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 # The OpenAPI document is linted with Redocly and a client generated from it is compiled (tools/openapi, pinned by its lockfile).
 command -v node >/dev/null 2>&1 || need_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_packages+=(npm)
+# The StandIns' PrivatePostgres runs a private server of each test process's own from Debian's binaries.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_packages+=(postgresql)
 if [ ${#need_packages[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  if ! { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}"; } >"$RESULTS/apt.log" 2>&1; then
+  # Installing postgresql must not start the system's server: while the install runs, policy-rc.d (made
+  # here only if there is none) tells invoke-rc.d that no service may be started (exit 101).
+  made_policy_rc=""
+  if [[ " ${need_packages[*]} " == *" postgresql "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    if $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d' >>"$RESULTS/apt.log" 2>&1; then
+      made_policy_rc=1
+      trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+  fi
+  if ! { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}"; } >>"$RESULTS/apt.log" 2>&1; then
     # Said again just above the summary: the tests that need these will fail, and this is why.
     install_failure="test.sh: installing ${need_packages[*]} failed: $(tail -n 3 "$RESULTS/apt.log" | tr '\n' ' ')"
     echo "$install_failure"
+  fi
+  if [ -n "$made_policy_rc" ]; then
+    $SUDO rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
   fi
 fi
 

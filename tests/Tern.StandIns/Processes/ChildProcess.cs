@@ -126,6 +126,12 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGKILL (the whole tree): no chance to clean up, like a power cut to the process (not to the disk).</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>
+    /// Closes the write end of the child's stdin (started with <c>RedirectStandardInput</c>): the child reads EOF, as it
+    /// does when this process dies. A watchdog that waits on its stdin can be tested with it.
+    /// </summary>
+    public void CloseStandardInput() => _process.StandardInput.Close();
+
     /// <summary>SIGTERM: asks for a graceful stop.</summary>
     public void Terminate()
     {

@@ -164,9 +164,9 @@ public sealed class PostgresDatabase : IAsyncDisposable
     public async Task<int> SchemaVersionAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(
-            "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END", connection);
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        // Two statements: a query naming a missing table fails at planning, whatever a CASE around it says.
+        if (await ScalarAsync(connection, null, "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass('schema_migrations')", cancellationToken).ConfigureAwait(false) == 0) return 0;
+        return (int)await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

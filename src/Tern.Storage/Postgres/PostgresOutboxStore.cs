@@ -64,9 +64,9 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
 
     // The delete and the update exclude each other, so one statement never touches the lane row twice.
     private const string ReleaseLaneSql =
-        "WITH waiting AS (SELECT EXISTS (SELECT 1 FROM outbox WHERE channel_id = @channel AND chat = @chat AND state = 0) AS any), " +
-        "dropped AS (DELETE FROM lanes WHERE channel_id = @channel AND chat = @chat AND NOT (SELECT any FROM waiting) RETURNING 1), " +
-        "held AS (UPDATE lanes SET due_at = @now WHERE channel_id = @channel AND chat = @chat AND (SELECT any FROM waiting) RETURNING 1) " +
+        "WITH waiting AS (SELECT EXISTS (SELECT 1 FROM outbox WHERE channel_id = @channel AND chat = @chat AND state = 0) AS waiting_rows), " +
+        "dropped AS (DELETE FROM lanes WHERE channel_id = @channel AND chat = @chat AND NOT (SELECT waiting_rows FROM waiting) RETURNING 1), " +
+        "held AS (UPDATE lanes SET due_at = @now WHERE channel_id = @channel AND chat = @chat AND (SELECT waiting_rows FROM waiting) RETURNING 1) " +
         "SELECT COUNT(*) FROM dropped";
 
     private const string DeferLaneSql =

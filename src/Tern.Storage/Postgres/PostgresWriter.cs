@@ -13,7 +13,8 @@ namespace Tern.Storage.Postgres;
 /// <remarks>
 /// A request cannot read between its statements (they all go in one message), so each store writes a change that
 /// depends on an earlier result as one statement (data-modifying CTEs). Every statement must return a result set
-/// (<c>RETURNING</c> or a final <c>SELECT</c>): results are matched to requests by position.
+/// (<c>RETURNING</c> or a final <c>SELECT</c>): results are matched to requests by position, and Npgsql skips a
+/// statement that returns none, so a count that does not add up fails the batch rather than be misread.
 /// </remarks>
 internal sealed class PostgresWriter : IAsyncDisposable
 {

@@ -45,8 +45,9 @@ public sealed class DeliveryOutcomeTests
         h.Outbox.Add(new Lane("other", "-9"), 3, h.NowMs);
 
         h.Begin();
+        // The other channel's sends may finish before the limited send has come back: wait for both, not for one.
         await Wait.UntilAsync(() => h.Outbox.Sent.Count == 3, "the other channel's lane");
-        Assert.NotNull(h.Engine.PausedUntil("tg"));
+        await Wait.UntilAsync(() => h.Engine.PausedUntil("tg") is not null, "the bot-wide limit to pause the channel");
         Assert.Null(h.Engine.PausedUntil("other"));
         // Lanes started together may each have met the limit; once paused, the channel is not tried again.
         await Wait.UntilAsync(() => h.Engine.InFlight == 0, "the limited sends returned");
@@ -76,7 +77,7 @@ public sealed class DeliveryOutcomeTests
         h.Outbox.Add(Chat2, 1, h.NowMs);
 
         h.Begin();
-        await Wait.UntilAsync(() => h.Outbox.Failed.Count == 1 && h.Outbox.Sent.Count == 1, "chat 1 refused, chat 2 delivered");
+        await Wait.UntilAsync(() => h.Outbox.Failed.Count == 1 && h.Outbox.Sent.Count == 1 && h.Outbox.LaneDefers.Count == 1, "chat 1 refused and parked, chat 2 delivered");
         Assert.Contains("403", h.Outbox.Failed[ids[0]], StringComparison.Ordinal);
         Assert.Equal((Chat1, h.NowMs + 60_000), Assert.Single(h.Outbox.LaneDefers));
         var failing = Assert.Single(h.Engine.FailingDestinations("tg"));

@@ -1,7 +1,10 @@
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
+using Tern.Core.Memory;
 using Tern.Core.Scheduling;
+using Tern.Core.Tenancy;
+using Tern.Storage.Secrets;
 
 namespace Tern.Storage.Tests.Contracts;
 
@@ -20,6 +23,18 @@ public abstract class StoreFactory : IAsyncDisposable
     /// disposed the previous <see cref="StoreSet"/>, so nothing is shared but what was committed.
     /// </summary>
     public abstract Task<StoreSet> ReopenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens the database of the last <see cref="CreateAsync"/> a second time while the first set stays open, as a
+    /// second process on the same database would; the caller disposes it.
+    /// </summary>
+    public abstract Task<StoreSet> OpenAnotherAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An engine (as <c>tern serve</c> and the CLI make it) on the database of the last <see cref="CreateAsync"/>,
+    /// with <paramref name="secretKey"/> as <c>Tern:Secrets:Key</c>, or the key file beside the data when null. Not migrated yet.
+    /// </summary>
+    public abstract IStorageEngine CreateEngine(SecretSealer? secretKey);
 
     /// <summary>Drops the database.</summary>
     public abstract ValueTask DisposeAsync();
@@ -42,6 +57,16 @@ public abstract class StoreSet : IAsyncDisposable
     public abstract IChatMoveStore ChatMoves { get; }
 
     public abstract IRetentionStore Retention { get; }
+
+    public abstract ITenantStore Tenants { get; }
+
+    public abstract IMessageQueries Messages { get; }
+
+    public abstract IRestartLog Restarts { get; }
+
+    public abstract ILeaseStore Leases { get; }
+
+    public abstract IDatabaseMaintenance Maintenance { get; }
 
     /// <summary>Migrations the open that produced this set applied.</summary>
     public abstract int MigrationsAppliedAtOpen { get; }
@@ -71,6 +96,15 @@ public abstract class StoreSet : IAsyncDisposable
 
     /// <summary>Every lane with its due time.</summary>
     public abstract Task<IReadOnlyList<LaneRecord>> ReadLanesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs one statement written in the SQL both engines speak (literal values, no parameters), to set up what the
+    /// interfaces cannot (a row finished long ago); returns the rows it changed.
+    /// </summary>
+    public abstract Task<int> ExecuteSqlAsync(string sql, CancellationToken cancellationToken);
+
+    /// <summary>The first column of the first row of a query in the SQL both engines speak, as a number.</summary>
+    public abstract Task<long> ScalarSqlAsync(string sql, CancellationToken cancellationToken);
 
     public abstract ValueTask DisposeAsync();
 }

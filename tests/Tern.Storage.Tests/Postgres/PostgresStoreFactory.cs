@@ -4,7 +4,10 @@ using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
 using Tern.Core.Scheduling;
 using Tern.StandIns.Postgres;
+using Tern.Core.Memory;
+using Tern.Core.Tenancy;
 using Tern.Storage.Migrations;
+using Tern.Storage.Secrets;
 using Tern.Storage.Postgres;
 using Tern.Storage.Tests.Contracts;
 
@@ -28,6 +31,15 @@ public sealed class PostgresStoreFactory : StoreFactory
     }
 
     public override Task<StoreSet> ReopenAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
+
+    public override Task<StoreSet> OpenAnotherAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
+
+    public override IStorageEngine CreateEngine(SecretSealer? secretKey)
+    {
+        var options = Options();
+        options.SecretKey = secretKey;
+        return PostgresStorageEngine.Create(options);
+    }
 
     /// <summary>The options an engine on this test's database is made with (the key file in the test's folder).</summary>
     public StorageOptions Options() => new()
@@ -63,6 +75,7 @@ public sealed class PostgresStoreFactory : StoreFactory
     {
         private readonly PostgresCatalogStore _catalog = new(database);
         private readonly PostgresChannelState _state = new(database);
+        private readonly PostgresRuntimeStore _runtime = new(database);
 
         public override IInboxStore Inbox => inbox;
 
@@ -74,7 +87,17 @@ public sealed class PostgresStoreFactory : StoreFactory
 
         public override IChatMoveStore ChatMoves => _state;
 
-        public override IRetentionStore Retention { get; } = new PostgresRuntimeStore(database);
+        public override IRetentionStore Retention => _runtime;
+
+        public override ITenantStore Tenants { get; } = new PostgresTenantStore(database);
+
+        public override IMessageQueries Messages { get; } = new PostgresMessageQueries(database);
+
+        public override IRestartLog Restarts => _runtime;
+
+        public override ILeaseStore Leases => _runtime;
+
+        public override IDatabaseMaintenance Maintenance => _runtime;
 
         public override int MigrationsAppliedAtOpen => applied;
 
@@ -120,12 +143,21 @@ public sealed class PostgresStoreFactory : StoreFactory
             return lanes;
         }
 
+        public override async Task<int> ExecuteSqlAsync(string sql, CancellationToken cancellationToken)
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = new NpgsqlCommand(sql, connection);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        public override Task<long> ScalarSqlAsync(string sql, CancellationToken cancellationToken) => ScalarAsync(sql, cancellationToken);
+
         private async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params string[] values)
         {
             await using var connection = await database.OpenConnectionAsync(cancellationToken);
             await using var command = new NpgsqlCommand(sql, connection);
             for (var i = 0; i < values.Length; i++) command.Parameters.AddWithValue(((char)('a' + i)).ToString(), values[i]);
-            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public override async ValueTask DisposeAsync()

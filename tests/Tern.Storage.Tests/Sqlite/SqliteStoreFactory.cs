@@ -3,7 +3,10 @@ using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Scheduling;
 using Tern.Core.Pipeline;
+using Tern.Core.Memory;
+using Tern.Core.Tenancy;
 using Tern.Storage.Migrations;
+using Tern.Storage.Secrets;
 using Tern.Storage.Sqlite;
 using Tern.Storage.Tests.Contracts;
 
@@ -28,6 +31,11 @@ public sealed class SqliteStoreFactory : StoreFactory
         SqliteConnection.ClearAllPools();
         return OpenAsync(cancellationToken);
     }
+
+    public override Task<StoreSet> OpenAnotherAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
+
+    public override IStorageEngine CreateEngine(SecretSealer? secretKey) =>
+        SqliteStorageEngine.Create(new StorageOptions { Path = DatabasePath, SecretKey = secretKey });
 
     private async Task<StoreSet> OpenAsync(CancellationToken cancellationToken)
     {
@@ -54,6 +62,7 @@ public sealed class SqliteStoreFactory : StoreFactory
     private sealed class SqliteStoreSet(SqliteDatabase database, SqliteInboxStore inbox, SqliteOutboxStore outbox, int applied) : StoreSet
     {
         private readonly SqliteCatalogStore _catalog = new(database);
+        private readonly SqliteRuntimeStore _runtime = new(database);
         private SqliteChannelState? _state;
 
         public override IInboxStore Inbox => inbox;
@@ -66,7 +75,17 @@ public sealed class SqliteStoreFactory : StoreFactory
 
         public override IChatMoveStore ChatMoves => _state ??= new SqliteChannelState(database);
 
-        public override IRetentionStore Retention { get; } = new SqliteRuntimeStore(database);
+        public override IRetentionStore Retention => _runtime;
+
+        public override ITenantStore Tenants { get; } = new SqliteTenantStore(database);
+
+        public override IMessageQueries Messages { get; } = new SqliteMessageQueries(database);
+
+        public override IRestartLog Restarts => _runtime;
+
+        public override ILeaseStore Leases => _runtime;
+
+        public override IDatabaseMaintenance Maintenance => _runtime;
 
         public override int MigrationsAppliedAtOpen => applied;
 
@@ -114,13 +133,23 @@ public sealed class SqliteStoreFactory : StoreFactory
             return lanes;
         }
 
+        public override async Task<int> ExecuteSqlAsync(string sql, CancellationToken cancellationToken)
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        public override Task<long> ScalarSqlAsync(string sql, CancellationToken cancellationToken) => ScalarAsync(sql, cancellationToken);
+
         private async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params string[] values)
         {
             await using var connection = await database.OpenConnectionAsync(cancellationToken);
             await using var command = connection.CreateCommand();
             command.CommandText = sql;
             for (var i = 0; i < values.Length; i++) command.Parameters.AddWithValue("$" + (char)('a' + i), values[i]);
-            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public override async ValueTask DisposeAsync()

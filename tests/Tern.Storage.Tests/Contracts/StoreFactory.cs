@@ -74,9 +74,6 @@ public abstract class StoreSet : IAsyncDisposable
     /// <summary>The newest schema version this build ships.</summary>
     public abstract int LatestSchemaVersion { get; }
 
-    /// <summary>Write transactions committed so far and the write requests they carried (group commit).</summary>
-    public abstract WriteCounts WriteStats { get; }
-
     /// <summary>Applies pending migrations; returns how many were applied.</summary>
     public abstract Task<int> MigrateAsync(CancellationToken cancellationToken);
 
@@ -108,8 +105,6 @@ public abstract class StoreSet : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 }
-
-public readonly record struct WriteCounts(long Batches, long Requests);
 
 public enum DeliveryState
 {

@@ -109,6 +109,28 @@ public sealed class SqliteDatabaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Appends_queued_while_the_writer_is_busy_are_group_committed_in_few_transactions()
+    {
+        await using var database = SqliteDatabase.Create(new StorageOptions { Path = DbPath });
+        await database.OpenAsync(Ct);
+        using var inbox = await SqliteInboxStore.OpenAsync(database, Ct);
+        var before = database.WriteStats;
+
+        // The writer is held inside a write until every append is queued, so grouping does not depend on timing.
+        using var release = new ManualResetEventSlim();
+        var holding = database.Writer.ExecuteAsync(_ => { release.Wait(Ct); return 0; }, Ct);
+        var appends = Enumerable.Range(0, 500).Select(i => inbox.AppendAsync(Message($"g-{i}"), Ct)).ToList();
+        release.Set();
+        await holding;
+        await Task.WhenAll(appends);
+
+        var (batches, requests) = database.WriteStats;
+        Assert.Equal(501, requests - before.Requests);
+        Assert.InRange(batches - before.Batches, 1, 10);
+        Assert.Equal(500, (await inbox.ReadPendingAsync(0, 1_000, Ct)).Count);
+    }
+
+    [Fact]
     public async Task A_failing_write_fails_alone_and_does_not_sink_its_batch_mates()
     {
         await using var database = SqliteDatabase.Create(new StorageOptions { Path = DbPath });

@@ -91,8 +91,6 @@ public sealed class SqliteStoreFactory : StoreFactory
 
         public override int LatestSchemaVersion => Migration.For("Sqlite").Max(m => m.Version);
 
-        public override WriteCounts WriteStats => new(database.WriteStats.Batches, database.WriteStats.Requests);
-
         public override Task<int> MigrateAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
         public override Task<int> SchemaVersionAsync(CancellationToken cancellationToken) => database.SchemaVersionAsync(cancellationToken);

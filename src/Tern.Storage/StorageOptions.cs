@@ -39,6 +39,12 @@ public sealed class StorageOptions
     /// </summary>
     public int MaxReadConnections { get; set; } = 8;
 
+    /// <summary>PostgreSQL: how long an idle pooled connection is kept before the pool closes it.</summary>
+    public TimeSpan ConnectionIdleLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>PostgreSQL: how often the pool looks for idle connections to close; at most <see cref="ConnectionIdleLifetime"/>.</summary>
+    public TimeSpan ConnectionPruningInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The key secrets are sealed with, when configured (<c>Tern:Secrets:Key</c>); it wins over the key file.</summary>
     public SecretSealer? SecretKey { get; set; }
 

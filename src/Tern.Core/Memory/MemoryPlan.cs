@@ -48,6 +48,12 @@ public sealed record MemoryPlan
     public required int HttpConnectionsPerServer { get; init; }
     public required int IngressConcurrency { get; init; }
     public required int DatabasePoolSize { get; init; }
+
+    /// <summary>How long an idle pooled PostgreSQL connection is kept (Npgsql's Connection Idle Lifetime).</summary>
+    public required TimeSpan DatabaseIdleLifetime { get; init; }
+
+    /// <summary>How often the pool looks for idle connections to close (Npgsql's Connection Pruning Interval).</summary>
+    public required TimeSpan DatabasePruningInterval { get; init; }
     public required long SqliteCacheBytes { get; init; }
 
     /// <summary>Percentages of the budget at which pressure levels start.</summary>
@@ -96,7 +102,13 @@ public sealed record MemoryPlan
             // Inbound requests in progress at once: each holds its body and parsed JSON until its commit.
             IngressConcurrency = concurrency,
             DatabasePoolSize = (int)Math.Clamp(mb / 32, 4, 32),
+            // An idle PostgreSQL connection holds a server backend (a few MB there) and its buffers here; a small budget
+            // hands them back sooner. Budget MB / 2 seconds, 30 s–5 min (Npgsql's default), looked at 6 times a lifetime.
+            DatabaseIdleLifetime = IdleLifetime(mb),
+            DatabasePruningInterval = TimeSpan.FromSeconds(Math.Clamp(Math.Floor(IdleLifetime(mb).TotalSeconds / 6), 5, 30)),
             SqliteCacheBytes = bytes < (256L << 20) ? 1L << 20 : 2L << 20,
         };
     }
+
+    private static TimeSpan IdleLifetime(long budgetMb) => TimeSpan.FromSeconds(Math.Clamp(budgetMb / 2, 30, 300));
 }

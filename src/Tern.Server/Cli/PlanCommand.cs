@@ -51,7 +51,16 @@ internal static class PlanCommand
         Row(output, "Tern:Sender:LaneBatch", N(p.LaneBatch), "working budget / 8 MB, 8–64");
         Row(output, "HTTP connections per host", N(p.HttpConnectionsPerServer), "= sender concurrency");
         Row(output, "Tern:Ingress:MaxConcurrentRequests", N(p.IngressConcurrency), "= sender concurrency; 8x queued, then 503");
-        Row(output, "Tern:Storage:ReadConnections", N(p.DatabasePoolSize), "budget MB / 32, 4–32 (each with its page cache)");
+        if (profile == Profile.Lite)
+        {
+            Row(output, "Tern:Storage:ReadConnections", N(p.DatabasePoolSize), "budget MB / 32, 4–32 (each with its page cache)");
+        }
+        else
+        {
+            Row(output, "Tern:Storage:ReadConnections", N(p.DatabasePoolSize), $"budget MB / 32, 4–32; Npgsql pool {N(p.DatabasePoolSize + 1)} with the writer");
+            Row(output, "Tern:Storage:ConnectionIdleLifetime", Seconds(p.DatabaseIdleLifetime), "budget MB / 2 s, 30 s–5 min (an idle backend is handed back)");
+            Row(output, "Tern:Storage:ConnectionPruningInterval", Seconds(p.DatabasePruningInterval), "a sixth of the idle lifetime, 5–30 s");
+        }
         output.WriteLine();
         output.WriteLine($"Sizing for a {Size(ram)} machine:");
         Row(output, "component", "memory", "settings");
@@ -60,6 +69,8 @@ internal static class PlanCommand
     }
 
     private static void Row(TextWriter output, string a, string b, string c) => output.WriteLine($"  {a,-36} {b,-24} {c}");
+
+    private static string Seconds(TimeSpan value) => value.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s";
 
     private static string N(int value) => value.ToString("N0", CultureInfo.InvariantCulture);
 

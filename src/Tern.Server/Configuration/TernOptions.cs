@@ -49,8 +49,14 @@ public sealed class TernOptions
     {
         var s = new SettingReader(configuration);
         var ms = TimeSpan.FromMilliseconds(1);
-        var plan = ReadPlan(s);
         var connectionString = ReadConnectionString(s);
+        var plan = ReadPlan(s, connectionString is not null);
+        var idleLifetime = s.Duration("Tern:Storage:ConnectionIdleLifetime", plan.DatabaseIdleLifetime, TimeSpan.FromSeconds(1), TimeSpan.FromHours(24));
+        var pruningInterval = s.Duration("Tern:Storage:ConnectionPruningInterval", Min(plan.DatabasePruningInterval, idleLifetime), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        if (pruningInterval > idleLifetime)
+        {
+            throw new ConfigurationException("Tern:Storage:ConnectionPruningInterval", $"must be at most Tern:Storage:ConnectionIdleLifetime ({idleLifetime.TotalSeconds} s): the pool looks for idle connections more often than it keeps them");
+        }
         var shutdown = s.Duration("Tern:Shutdown:Timeout", TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
         var options = new TernOptions
         {
@@ -65,6 +71,8 @@ public sealed class TernOptions
                 CacheKiB = (int)(s.Size("Tern:Storage:CacheSize", plan.SqliteCacheBytes, 64L << 10, 1L << 30) / 1024),
                 WriteQueue = s.WholeNumber("Tern:Storage:WriteQueue", plan.WriteQueue, 16, 1_000_000),
                 MaxReadConnections = s.WholeNumber("Tern:Storage:ReadConnections", plan.DatabasePoolSize, 1, 1024),
+                ConnectionIdleLifetime = idleLifetime,
+                ConnectionPruningInterval = pruningInterval,
                 SecretKey = ReadSecretKey(s),
                 SecretKeyFile = s.OptionalString("Tern:Secrets:KeyFile"),
             },
@@ -201,10 +209,13 @@ public sealed class TernOptions
     }
 
     /// <summary>The budget and everything derived from it; explicitly set values above override the derived defaults.</summary>
-    private static MemoryPlan ReadPlan(SettingReader s)
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static MemoryPlan ReadPlan(SettingReader s, bool postgres)
     {
         long? configured = s.OptionalString("Tern:Memory:Budget") is null ? null : s.Size("Tern:Memory:Budget", 0, MemoryBudget.Minimum, 1L << 40);
-        var profile = s.Enum("Tern:Profile", Profile.Lite);
+        // PostgreSQL is the standard profile unless told otherwise.
+        var profile = s.Enum("Tern:Profile", postgres ? Profile.Standard : Profile.Lite);
         var warning = s.WholeNumber("Tern:Memory:WarningPercent", 70, 10, 99);
         var critical = s.WholeNumber("Tern:Memory:CriticalPercent", 85, 10, 99);
         var restart = s.WholeNumber("Tern:Memory:RestartPercent", 95, 10, 100);

@@ -28,11 +28,20 @@ public sealed class PostgresDatabase : IAsyncDisposable
         // The pool holds the readers and the writer; more would only queue inside Npgsql instead of here.
         connection.MaxPoolSize = ReadConnectionCapacity + 1;
         connection.MinPoolSize = 0;
+        // From the memory budget (or Tern:Storage:ConnectionIdleLifetime / …PruningInterval): idle connections are handed back.
+        connection.ConnectionIdleLifetime = WholeSeconds(options.ConnectionIdleLifetime);
+        connection.ConnectionPruningInterval = Math.Min(WholeSeconds(options.ConnectionPruningInterval), connection.ConnectionIdleLifetime);
         // Statements run again and again (the writer's, the sender's reads) are prepared once per connection.
         if (connection.MaxAutoPrepare == 0) connection.MaxAutoPrepare = 64;
         connection.ApplicationName ??= "tern";
+        Pool = (connection.MaxPoolSize, TimeSpan.FromSeconds(connection.ConnectionIdleLifetime), TimeSpan.FromSeconds(connection.ConnectionPruningInterval));
         _dataSource = NpgsqlDataSource.Create(connection.ConnectionString);
     }
+
+    private static int WholeSeconds(TimeSpan value) => (int)Math.Clamp(Math.Ceiling(value.TotalSeconds), 1, int.MaxValue);
+
+    /// <summary>The pool as configured: its size (readers and the writer), idle lifetime and pruning interval.</summary>
+    public (int MaxSize, TimeSpan IdleLifetime, TimeSpan PruningInterval) Pool { get; private set; }
 
     /// <summary>Host, port and database, never a password.</summary>
     public string Location { get; }

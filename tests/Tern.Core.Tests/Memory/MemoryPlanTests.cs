@@ -98,6 +98,8 @@ public sealed class MemoryPlanTests
                 ("HttpConnectionsPerServer", p => p.HttpConnectionsPerServer),
                 ("IngressConcurrency", p => p.IngressConcurrency),
                 ("DatabasePoolSize", p => p.DatabasePoolSize),
+                ("DatabaseIdleLifetime", p => p.DatabaseIdleLifetime.TotalSeconds),
+                ("DatabasePruningInterval", p => p.DatabasePruningInterval.TotalSeconds),
                 ("SqliteCacheBytes", p => p.SqliteCacheBytes),
             };
             foreach (var (name, get) in values)
@@ -136,6 +138,8 @@ public sealed class MemoryPlanTests
         Assert.Equal(8, plan.LaneBatch);
         Assert.Equal(4, plan.SenderConcurrency);
         Assert.Equal(4, plan.DatabasePoolSize);
+        Assert.Equal(TimeSpan.FromSeconds(32), plan.DatabaseIdleLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(5), plan.DatabasePruningInterval);
         Assert.Equal(1L << 20, plan.SqliteCacheBytes);
     }
 
@@ -153,6 +157,8 @@ public sealed class MemoryPlanTests
         Assert.Equal(64, plan.SenderConcurrency);
         Assert.Equal(64, plan.LaneBatch);
         Assert.Equal(32, plan.DatabasePoolSize);
+        Assert.Equal(TimeSpan.FromMinutes(5), plan.DatabaseIdleLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(30), plan.DatabasePruningInterval);
     }
 
     public static TheoryData<long, Profile> Machines => new()

@@ -1,5 +1,7 @@
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Tern.Core.Memory;
+using Tern.Server.Configuration;
 using Tern.Server.Tests.Infrastructure;
 
 namespace Tern.Server.Tests.Memory;
@@ -48,6 +50,13 @@ public sealed class PlanCommandTests
         Assert.Contains("Memory budget 512 MB (25% of RAM)", standard.Stdout, StringComparison.Ordinal);
         Assert.Contains(standard.Stdout.Split('\n'), l => l.TrimStart().StartsWith("PostgreSQL ", StringComparison.Ordinal));
         Assert.Contains("shared_buffers=512MB", standard.Stdout, StringComparison.Ordinal);
+        // The Npgsql pool from the 512 MB budget: 16 readers and the writer, idle connections kept 256 s, looked at every 30 s.
+        var plan = SizingPlan.For(2048 * Mb, Profile.Standard).Tern;
+        Assert.Equal((16, 256d, 30d), (plan.DatabasePoolSize, plan.DatabaseIdleLifetime.TotalSeconds, plan.DatabasePruningInterval.TotalSeconds));
+        AssertRow(standard.Stdout, "Tern:Storage:ReadConnections", "16");
+        Assert.Contains("Npgsql pool 17 with the writer", standard.Stdout, StringComparison.Ordinal);
+        AssertRow(standard.Stdout, "Tern:Storage:ConnectionIdleLifetime", "256 s");
+        AssertRow(standard.Stdout, "Tern:Storage:ConnectionPruningInterval", "30 s");
         Assert.True(budgeted.ExitCode == 0, budgeted.ToString());
         Assert.Contains("Memory budget 200 MB (given)", budgeted.Stdout, StringComparison.Ordinal);
     }
@@ -88,6 +97,8 @@ public sealed class PlanCommandTests
         { "Tern:Logging:File:MaxSize", "--Tern:Logging:File:MaxSize=1KB" },
         { "Tern:Logging:File:RetainedFiles", "--Tern:Logging:File:RetainedFiles=0" },
         { "Tern:Retention:FinishedRows", "--Tern:Retention:FinishedRows=forever" },
+        { "Tern:Storage:ConnectionIdleLifetime", "--Tern:Storage:ConnectionIdleLifetime=forever" },
+        { "Tern:Storage:ConnectionPruningInterval", "--Tern:Storage:ConnectionPruningInterval=0s" },
         { "Tern:Memory:Budgett", "--Tern:Memory:Budgett=64MB" },
     };
 
@@ -110,6 +121,39 @@ public sealed class PlanCommandTests
 
         AssertUsageError(result, "Tern:Memory:CriticalPercent");
         Assert.Contains("warning 90 < critical 80", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_pruning_interval_longer_than_the_idle_lifetime_is_refused()
+    {
+        using var home = TernHome.Create();
+
+        var result = await home.RunAsync(["serve", "--Tern:Storage:ConnectionIdleLifetime=20s", "--Tern:Storage:ConnectionPruningInterval=1m"]);
+
+        AssertUsageError(result, "Tern:Storage:ConnectionPruningInterval");
+        Assert.False(File.Exists(home.DatabasePath), "the database was created although the settings were bad");
+    }
+
+    [Fact]
+    public void A_connection_string_chooses_the_standard_profile_and_the_pool_follows_the_budget_unless_set()
+    {
+        static TernOptions Read(params (string Key, string Value)[] settings) =>
+            TernOptions.Read(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build());
+        const string Postgres = "postgres://tern:secret@127.0.0.1:5432/tern";
+
+        var small = Read(("Tern:Storage:ConnectionString", Postgres), ("Tern:Memory:Budget", "128MB"));
+        var big = Read(("Tern:Storage:ConnectionString", Postgres), ("Tern:Memory:Budget", "1GB"));
+        var set = Read(("Tern:Storage:ConnectionString", Postgres), ("Tern:Memory:Budget", "1GB"),
+            ("Tern:Storage:ReadConnections", "3"), ("Tern:Storage:ConnectionIdleLifetime", "90s"), ("Tern:Storage:ConnectionPruningInterval", "15s"));
+        var lite = Read(("Tern:Memory:Budget", "1GB"));
+        // A short idle lifetime derived from the budget pulls the pruning interval down with it.
+        var shortIdle = Read(("Tern:Storage:ConnectionString", Postgres), ("Tern:Storage:ConnectionIdleLifetime", "3s"));
+
+        Assert.Equal((Profile.Standard, Profile.Lite), (big.Memory.Profile, lite.Memory.Profile));
+        Assert.Equal((4, 64d, 10d), (small.Storage.MaxReadConnections, small.Storage.ConnectionIdleLifetime.TotalSeconds, small.Storage.ConnectionPruningInterval.TotalSeconds));
+        Assert.Equal((32, 300d, 30d), (big.Storage.MaxReadConnections, big.Storage.ConnectionIdleLifetime.TotalSeconds, big.Storage.ConnectionPruningInterval.TotalSeconds));
+        Assert.Equal((3, 90d, 15d), (set.Storage.MaxReadConnections, set.Storage.ConnectionIdleLifetime.TotalSeconds, set.Storage.ConnectionPruningInterval.TotalSeconds));
+        Assert.Equal((3d, 3d), (shortIdle.Storage.ConnectionIdleLifetime.TotalSeconds, shortIdle.Storage.ConnectionPruningInterval.TotalSeconds));
     }
 
     [Fact]

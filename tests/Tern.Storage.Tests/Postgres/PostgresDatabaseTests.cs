@@ -74,6 +74,50 @@ public sealed class PostgresDatabaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Idle_pooled_connections_are_closed_once_the_idle_lifetime_has_passed()
+    {
+        var options = _factory.Options();
+        options.MaxReadConnections = 4;
+        options.ConnectionIdleLifetime = TimeSpan.FromSeconds(2);
+        options.ConnectionPruningInterval = TimeSpan.FromSeconds(1);
+        await using var database = PostgresDatabase.Create(options);
+        Assert.Equal((5, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1)), database.Pool);
+        await database.MigrateAsync(Ct); // no writer: every connection of this database is a pooled reader
+
+        var held = new List<NpgsqlConnection>();
+        for (var i = 0; i < 4; i++) held.Add(await database.OpenConnectionAsync(Ct));
+        Assert.Equal(4, await BackendsAsync());
+        foreach (var connection in held) await connection.DisposeAsync();
+
+        // Back in the pool, idle: the pool closes them on its own, and the server's backends go with them.
+        while (await BackendsAsync() > 0) await Task.Delay(100, Ct);
+        // A reader is opened again on demand.
+        await using (var again = await database.OpenConnectionAsync(Ct)) Assert.Equal(1, await BackendsAsync());
+    }
+
+    [Fact]
+    public async Task A_pruning_interval_longer_than_the_idle_lifetime_is_cut_to_it()
+    {
+        var options = _factory.Options();
+        options.ConnectionIdleLifetime = TimeSpan.FromSeconds(5);
+        options.ConnectionPruningInterval = TimeSpan.FromSeconds(30);
+        await using var database = PostgresDatabase.Create(options);
+
+        Assert.Equal(TimeSpan.FromSeconds(5), database.Pool.PruningInterval);
+    }
+
+    /// <summary>The server's backends on this test's database, other than the probe's own.</summary>
+    private async Task<long> BackendsAsync()
+    {
+        var probe = PostgresConnectionString.Parse(_factory.ConnectionString);
+        probe.Pooling = false;
+        await using var connection = new NpgsqlConnection(probe.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    [Fact]
     public async Task Writing_before_open_is_refused_with_a_clear_error()
     {
         await using var database = PostgresDatabase.Create(_factory.Options());

@@ -17,6 +17,9 @@ public abstract class StoreContract<TFactory> : IAsyncLifetime
 
     protected StoreSet Stores => _stores ?? throw new InvalidOperationException("Not initialized");
 
+    /// <summary>The engine's factory, for what <see cref="Stores"/> does not give (an engine with a chosen key).</summary>
+    protected TFactory Factory => _factory;
+
     /// <summary>Cancels only when a test hangs.</summary>
     protected CancellationToken Ct => _hangGuard.Token;
 

@@ -32,6 +32,7 @@ public interface ITenantStore
 
     Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken);
 
+    /// <summary>Stores a new key; an id that exists already throws <see cref="InvalidOperationException"/> and changes nothing.</summary>
     Task AddKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken);
 
     Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken);

@@ -26,7 +26,7 @@ public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
 
     public async Task AddKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken)
     {
-        var added = await ChangeAsync("INSERT INTO api_keys (id, tenant_id, hash, name, created_at) VALUES ($id, $tenant, $hash, $name, $at)", "keys_version", c =>
+        var added = await ChangeAsync("INSERT INTO api_keys (id, tenant_id, hash, name, created_at) VALUES ($id, $tenant, $hash, $name, $at) ON CONFLICT (id) DO NOTHING", "keys_version", c =>
         {
             c.Parameters.AddWithValue("$id", key.Id);
             c.Parameters.AddWithValue("$tenant", (object?)key.TenantId ?? DBNull.Value);

@@ -13,3 +13,7 @@ public sealed class PostgresSchemaContract : SchemaContract<PostgresStoreFactory
 public sealed class PostgresChannelStateContract : ChannelStateContract<PostgresStoreFactory>;
 
 public sealed class PostgresRuntimeContract : RuntimeContract<PostgresStoreFactory>;
+
+public sealed class PostgresTenantContract : TenantContract<PostgresStoreFactory>;
+
+public sealed class PostgresSecretsContract : SecretsContract<PostgresStoreFactory>;

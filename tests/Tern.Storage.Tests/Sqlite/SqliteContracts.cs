@@ -13,3 +13,7 @@ public sealed class SqliteSchemaContract : SchemaContract<SqliteStoreFactory>;
 public sealed class SqliteChannelStateContract : ChannelStateContract<SqliteStoreFactory>;
 
 public sealed class SqliteRuntimeContract : RuntimeContract<SqliteStoreFactory>;
+
+public sealed class SqliteTenantContract : TenantContract<SqliteStoreFactory>;
+
+public sealed class SqliteSecretsContract : SecretsContract<SqliteStoreFactory>;

@@ -11,3 +11,5 @@ public sealed class PostgresCatalogContract : CatalogContract<PostgresStoreFacto
 public sealed class PostgresSchemaContract : SchemaContract<PostgresStoreFactory>;
 
 public sealed class PostgresChannelStateContract : ChannelStateContract<PostgresStoreFactory>;
+
+public sealed class PostgresMessageQueryContract : MessageQueryContract<PostgresStoreFactory>;

@@ -11,3 +11,5 @@ public sealed class SqliteCatalogContract : CatalogContract<SqliteStoreFactory>;
 public sealed class SqliteSchemaContract : SchemaContract<SqliteStoreFactory>;
 
 public sealed class SqliteChannelStateContract : ChannelStateContract<SqliteStoreFactory>;
+
+public sealed class SqliteMessageQueryContract : MessageQueryContract<SqliteStoreFactory>;

@@ -314,7 +314,7 @@ public abstract class MessageQueryContract<TFactory> : StoreContract<TFactory>
         var acmeIn = In(await ReceiveAsync("acme-in", "shared-chat", 1_000));
         var acmeOut = Out(await EnqueueAsync("acme-in", "shared-chat", 2_000, Payload("shared-chat", "acme words")));
         var globexIn = In(await ReceiveAsync("globex-in", "shared-chat", 1_500));
-        var globexOut = Out(await EnqueueAsync("globex-in", "shared-chat", 2_500, Payload("shared-chat", "globex words")));
+        var globexOut = Out(await EnqueueAsync("globex-in", "shared-chat", 2_500, Payload("shared-chat", "globex words"), Globex));
 
         await AssertListed([acmeOut, acmeIn], await ListAsync(Acme));
         await AssertListed([globexOut, globexIn], await ListAsync(Globex), Globex);
@@ -365,7 +365,7 @@ public abstract class MessageQueryContract<TFactory> : StoreContract<TFactory>
 
         await ChannelAsync("shared", Globex, createdAtMs: 5_000);
         var globexIn = In(await ReceiveAsync("shared", "chat-1", 5_000));
-        var globexOut = Out(await EnqueueAsync("shared", "chat-1", 6_000, Payload("chat-1", "globex")));
+        var globexOut = Out(await EnqueueAsync("shared", "chat-1", 6_000, Payload("chat-1", "globex"), Globex));
 
         await AssertListed([globexOut, globexIn], await ListAsync(Globex), Globex);
         await AssertListed([globexOut, globexIn], await ListAsync(Globex, channel: "shared"), Globex);
@@ -484,7 +484,13 @@ public abstract class MessageQueryContract<TFactory> : StoreContract<TFactory>
 
         var other = await Stores.Messages.WebhookDeliveriesAsync(Acme, "wh-2", 1, 50, Ct);
         Assert.Equal(1, other.Total);
-        Assert.Equal("out_1", Assert.Single(other.Items).OrderKey);
+        Assert.Equal(("out_1", "queued"), (Assert.Single(other.Items).OrderKey, other.Items[0].Status));
+
+        // A receiver that answered 410 Gone: its pending events fail with the reason, no attempt counted.
+        Assert.Equal(1, await Stores.Outbox.RetireChannelAsync(ChannelTypes.SubscriptionChannelId("wh-2"), "HTTP 410 Gone", 6_000, Ct));
+        var retired = Assert.Single((await Stores.Messages.WebhookDeliveriesAsync(Acme, "wh-2", 1, 50, Ct)).Items);
+        Assert.Equal(("failed", 0, "HTTP 410 Gone", At(6_000)), (retired.Status, retired.Attempts, retired.LastError, retired.UpdatedAt));
+        Assert.Equal(["queued", "queued", "failed", "retrying", "sent"], (await Stores.Messages.WebhookDeliveriesAsync(Acme, "wh-1", 1, 50, Ct)).Items.Select(d => d.Status));
     }
 
     [Fact]
@@ -633,9 +639,9 @@ public abstract class MessageQueryContract<TFactory> : StoreContract<TFactory>
     }
 
     /// <summary>An API send (no inbox message behind it); returns its id.</summary>
-    private async Task<long> EnqueueAsync(string channel, string chat, long createdAtMs, string payload)
+    private async Task<long> EnqueueAsync(string channel, string chat, long createdAtMs, string payload, string tenant = Acme)
     {
-        var result = await Stores.Outbox.EnqueueAsync(new NewDelivery(null, null, channel, chat, payload, createdAtMs, TenantId: Acme), Ct);
+        var result = await Stores.Outbox.EnqueueAsync(new NewDelivery(null, null, channel, chat, payload, createdAtMs, TenantId: tenant), Ct);
         Assert.False(result.Existing);
         return result.Id;
     }

@@ -608,6 +608,41 @@ public abstract class MessageQueryContract<TFactory> : StoreContract<TFactory>
         AssertTextWithNul(mixed, texts[1]);
     }
 
+    [Fact]
+    public async Task A_payload_whose_verbatim_attachments_hold_a_lone_surrogate_escape_still_lists_with_its_text()
+    {
+        // Attachments pass through Tern verbatim (a webhook channel keeps the JSON text it was given); JSON's grammar
+        // allows an escaped surrogate without its pair, so the payload holds one. The listing, the message and the
+        // webhook delivery log must still work, with the text that is fine.
+        await ChannelAsync("acme-in", Acme);
+        await ChannelAsync("acme-out", Acme);
+        await SubscribeAsync("wh-1", Acme, TenantEvents.MessageReceived);
+        const string attachments = @"[{""type"":""document"",""file_name"":""half \ud83d and \udc4b"",""url"":""https://files.example.test/1""}]";
+        var seq = await ReceiveAsync("acme-in", "chat-1", 1_000, text: "caption", attachments: attachments);
+        var payload = Payload("chat-1", "caption", attachments);
+        Assert.Contains(@"\ud83d", payload, StringComparison.Ordinal);
+        var events = new List<NewDelivery>();
+        TenantEvents.Received(await Stores.Catalog.LoadAsync(Ct), new InboxItem(seq, new Envelope("acme-in", "p", "chat-1", "alice", "caption", attachments, 1_000)), 1_500, events, new ArrayBufferWriter<byte>());
+        Assert.Contains(@"\ud83d", Assert.Single(events).Payload, StringComparison.Ordinal);
+        await Stores.Outbox.CommitRoutedAsync([seq], [Delivery(seq, new Lane("acme-out", "chat-1"), 2_000, payload), .. events], Ct);
+
+        var items = (await ListAsync(Acme)).Items;
+
+        Assert.Equal([MessageDirection.Out, MessageDirection.In], items.Select(m => m.Direction));
+        Assert.Equal(("caption", payload), (items[0].Text, items[0].Payload));
+        Assert.Equal(("caption", attachments), (items[1].Text, items[1].AttachmentsJson));
+        Assert.Equal("caption", (await GetAsync(Acme, items[0].Id)).Message.Text);
+        Assert.Equal(TenantEvents.MessageReceived, Assert.Single((await Stores.Messages.WebhookDeliveriesAsync(Acme, "wh-1", 1, 10, Ct)).Items).Type);
+
+        // In the text itself the lone half cannot be text; what is around it still is, and the listing still works.
+        var halfText = await EnqueueAsync("acme-out", "chat-1", 3_000, @"{""chat"":""chat-1"",""text"":""half \ud83d \u00e9nd \ud83d\udc4b"",""source"":{""api"":""acme""}}");
+        var text = (await GetAsync(Acme, Out(halfText))).Message.Text;
+        Assert.NotNull(text);
+        Assert.StartsWith("half ", text, StringComparison.Ordinal);
+        Assert.EndsWith(" énd 👋", text, StringComparison.Ordinal);
+        Assert.Equal(3, (await ListAsync(Acme)).Total);
+    }
+
     // --- helpers ---------------------------------------------------------------------------------------------------
 
     /// <summary>A channel of <paramref name="tenant"/> that counts as created at <paramref name="createdAtMs"/>.</summary>

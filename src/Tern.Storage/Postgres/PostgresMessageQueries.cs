@@ -23,11 +23,10 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
     private static readonly string OutboundSelect =
         "SELECT 'out'::text AS dir, id, channel_id, chat, " +
         "(" + StateColumn + ")::text AS status, " +
-        "platform_message_id, " + JsonText(DeliveryPayload.TextJsonPath) + ", NULL::text, NULL::text, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
+        // The text is read from the payload in .NET (PayloadJson), not with payload::jsonb here.
+        "platform_message_id, NULL::text, NULL::text, NULL::text, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
         "FROM outbox WHERE kind = 0 AND channel_id IN (SELECT id FROM channels WHERE tenant_id = @tenant) " +
         "AND outbox.created_at >= (SELECT c.created_at FROM channels c WHERE c.id = outbox.channel_id)";
-
-    private static readonly string EventTypeColumn = JsonText("$.type");
 
     /// <summary>Only rows of the channel as it is now, not of an earlier channel with the same id (another tenant's, perhaps).</summary>
     private const string SinceChannelCreated = " AND created_at >= (SELECT c.created_at FROM channels c WHERE c.id = @channel)";
@@ -98,7 +97,8 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
             r.GetString(3),
             r.GetString(4),
             PostgresText.Nullable(r, 5),
-            PostgresText.Nullable(r, 6),
+            // SQLite's json_extract(payload, '$.text'); U+0000 as U+FFFD, as this engine stores it in every other text.
+            direction == MessageDirection.Out ? CleanOrNull(PayloadJson.Extract(PostgresText.Nullable(r, 9), DeliveryPayload.TextJsonPath)) : PostgresText.Nullable(r, 6),
             PostgresText.Nullable(r, 7),
             PostgresText.Nullable(r, 8),
             PostgresText.Nullable(r, 9),
@@ -170,7 +170,7 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
         var items = new List<EventDeliveryView>(pageSize);
 #pragma warning disable CA2100 // Constants.
         await using (var query = new NpgsqlCommand(
-            "SELECT id, " + EventTypeColumn + ", chat, " + StateColumn + ", " +
+            "SELECT id, payload, chat, " + StateColumn + ", " +
             "attempts, last_error, created_at, updated_at FROM outbox WHERE kind = 1 AND tenant_id = @tenant AND channel_id = @channel " +
             "ORDER BY id DESC LIMIT @limit OFFSET @offset", connection, transaction))
 #pragma warning restore CA2100
@@ -182,7 +182,7 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
             await using var reader = await query.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                items.Add(new EventDeliveryView(reader.GetInt64(0), PostgresText.Nullable(reader, 1) ?? "", reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
+                items.Add(new EventDeliveryView(reader.GetInt64(0), CleanOrNull(PayloadJson.Extract(reader.GetString(1), "$.type")) ?? "", reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
                     PostgresText.Nullable(reader, 5), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
             }
         }
@@ -231,49 +231,5 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
         return new ChannelStatusView(channelId, pending, failed, sent, lag, lastError, lastErrorAt);
     }
 
-    /// <summary>
-    /// SQLite's <c>json_extract(payload, '$.a.b')</c> as PostgreSQL's <c>payload::jsonb #>> '{a,b}'</c>: the value at
-    /// the path as text (a string unquoted), NULL where the path is missing or holds JSON null.
-    /// jsonb refuses the escape <c>\u0000</c> (its text cannot hold U+0000), and the payload's JSON escapes a U+0000 of
-    /// a message that way; one such row would fail the whole listing, so such an escape becomes <c>\ufffd</c> first (the
-    /// U+FFFD that <see cref="PostgresText.OrNull"/> stores for U+0000), unless its backslash is itself escaped
-    /// (an even run of backslashes before it). The lookbehind keeps a run of such escapes all replaced in one pass. The
-    /// check with strpos leaves the common payload to a plain cast.
-    /// </summary>
-    private static string JsonText(string jsonPath) =>
-        @"(CASE WHEN strpos(payload, '\u0000') > 0 THEN regexp_replace(payload, '(?<!\\)((?:\\\\)*)\\u0000', '\1\\ufffd', 'g') ELSE payload END)::jsonb #>> '" +
-        PathArray(jsonPath) + "'";
-
-    /// <summary>A SQL/JSON path of names and array indexes (<c>$.a.b[0]</c>) as a PostgreSQL text array literal (<c>{a,b,0}</c>).</summary>
-    internal static string PathArray(string jsonPath)
-    {
-        if (!jsonPath.StartsWith('$')) throw new ArgumentException($"JSON path '{jsonPath}' does not start with $", nameof(jsonPath));
-        var elements = new List<string>();
-        var i = 1;
-        while (i < jsonPath.Length)
-        {
-            if (jsonPath[i] == '.')
-            {
-                var start = ++i;
-                while (i < jsonPath.Length && (char.IsAsciiLetterOrDigit(jsonPath[i]) || jsonPath[i] == '_')) i++;
-                if (i == start) throw new ArgumentException($"JSON path '{jsonPath}': only plain names (letters, digits, _) are supported", nameof(jsonPath));
-                elements.Add(jsonPath[start..i]);
-            }
-            else if (jsonPath[i] == '[')
-            {
-                var start = ++i;
-                while (i < jsonPath.Length && char.IsAsciiDigit(jsonPath[i])) i++;
-                if (i == start || i == jsonPath.Length || jsonPath[i] != ']') throw new ArgumentException($"JSON path '{jsonPath}': only non-negative array indexes are supported", nameof(jsonPath));
-                // #>> takes an index as a path element of its own and uses it on an array (on an object it is a key).
-                elements.Add(jsonPath[start..i]);
-                i++;
-            }
-            else
-            {
-                throw new ArgumentException($"JSON path '{jsonPath}': unexpected '{jsonPath[i]}'", nameof(jsonPath));
-            }
-        }
-        // Names are letters, digits and _, so no element needs quoting in the array literal or the SQL string.
-        return "{" + string.Join(',', elements) + "}";
-    }
+    private static string? CleanOrNull(string? text) => text is null ? null : PostgresText.Clean(text);
 }

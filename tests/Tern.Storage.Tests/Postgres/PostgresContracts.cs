@@ -17,3 +17,5 @@ public sealed class PostgresRuntimeContract : RuntimeContract<PostgresStoreFacto
 public sealed class PostgresTenantContract : TenantContract<PostgresStoreFactory>;
 
 public sealed class PostgresSecretsContract : SecretsContract<PostgresStoreFactory>;
+
+public sealed class PostgresMessageQueryContract : MessageQueryContract<PostgresStoreFactory>;

@@ -17,3 +17,5 @@ public sealed class SqliteRuntimeContract : RuntimeContract<SqliteStoreFactory>;
 public sealed class SqliteTenantContract : TenantContract<SqliteStoreFactory>;
 
 public sealed class SqliteSecretsContract : SecretsContract<SqliteStoreFactory>;
+
+public sealed class SqliteMessageQueryContract : MessageQueryContract<SqliteStoreFactory>;

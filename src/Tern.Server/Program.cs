@@ -18,7 +18,7 @@ public static class Program
             var line = CommandLine.Parse(args);
             var verb = line.Words.Count > 0 ? line.Words[0] : "serve";
             var noun = line.Words.Count > 1 ? line.Words[1] : "";
-            if (line.Words.Count > (verb is "channels" or "routes" or "keys" or "tenants" or "secrets" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
+            if (line.Words.Count > (verb is "channels" or "routes" or "keys" or "tenants" or "secrets" or "db" ? 2 : 1)) throw new UsageException($"'{line.Words[^1]}': unexpected argument");
 
             switch (verb)
             {
@@ -69,6 +69,11 @@ public static class Program
                         if (noun.Length == 0) throw new UsageException("'secrets': say new-key or rotate-key");
                         var options = TernOptions.Read(BuildConfiguration(line));
                         return await SecretCommands.RunAsync(noun, line, options, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
+                    }
+                case "db":
+                    {
+                        var options = TernOptions.Read(BuildConfiguration(line));
+                        return await DbCommands.RunAsync(noun, line, options, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
                     }
                 case "plan":
                     return PlanCommand.Run(line, Console.Out);
@@ -152,6 +157,8 @@ public static class Program
           tern secrets rotate-key [--new-key KEY]
                                            re-seal every secret with a new key (stop the server first;
                                            --new-key is required while Tern:Secrets:Key is set)
+          tern db copy --from sqlite:./data/tern.db --to postgres://user:password@host/db [--replace]
+                       [--batch 1000] [--rows-per-second N]   copy everything to another database (or back); resumable, verified
           tern plan --ram 512M [--profile lite|standard] [--budget 200M]
                                            print the memory budget, derived sizes and a sizing table
           tern version

@@ -64,6 +64,12 @@ public interface IStorageEngine : IAsyncDisposable
     /// <summary>The engine's own bounded parts (write queue, connection pool), listed in /memory.</summary>
     IReadOnlyList<IBoundedStructure> BoundedStructures { get; }
 
+    /// <summary>
+    /// One connection to the rows themselves, for <c>tern db copy</c> (after <see cref="MigrateAsync"/>): the copy reads one
+    /// engine and writes another through the same plain values. The caller disposes it.
+    /// </summary>
+    Task<Copy.RawTables> OpenRawTablesAsync(CancellationToken cancellationToken);
+
     /// <summary>Critical memory pressure: close idle pooled connections (each holds a page cache); they reopen on demand.</summary>
     void ShrinkPools();
 }

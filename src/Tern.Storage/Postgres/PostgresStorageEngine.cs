@@ -79,6 +79,9 @@ public sealed class PostgresStorageEngine : IStorageEngine
         return new PipelineStores(inbox, outbox, new Both(inbox, outbox));
     }
 
+    public async Task<Copy.RawTables> OpenRawTablesAsync(CancellationToken cancellationToken) =>
+        new PostgresTables(await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false), _database.Location);
+
     public void ShrinkPools() => _database.ClearPool();
 
     public ValueTask DisposeAsync() => _database.DisposeAsync();

@@ -77,6 +77,9 @@ public sealed class SqliteStorageEngine : IStorageEngine
         return new PipelineStores(inbox, outbox, new Both(inbox, outbox));
     }
 
+    public async Task<Copy.RawTables> OpenRawTablesAsync(CancellationToken cancellationToken) =>
+        new SqliteTables(await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false), _database.Path);
+
     public void ShrinkPools() => SqliteConnection.ClearAllPools();
 
     public ValueTask DisposeAsync() => _database.DisposeAsync();

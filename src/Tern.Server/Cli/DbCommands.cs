@@ -134,7 +134,7 @@ internal static class DbCommands
             var now = Environment.TickCount64;
             var starting = status.Table != _table;
             _table = status.Table;
-            if (!_terminal && !starting && !status.Done && now - _lastLineAt < 1000) return;
+            if (!_terminal && !status.Done && (starting ? status.Total == 0 : now - _lastLineAt < 1000)) return;
             _lastLineAt = now;
             var percent = status.Total == 0 ? 100 : Math.Min(100, status.Copied * 100 / status.Total);
             var bar = new string('#', (int)(percent / 5)).PadRight(20, '.');

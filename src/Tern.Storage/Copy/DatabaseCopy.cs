@@ -204,7 +204,7 @@ public static class DatabaseCopy
             if (table.Name is "meta" or "leases") continue;
             var sql = table.Name == "tenants" ? "SELECT COUNT(*) FROM tenants WHERE id <> 'default'" : $"SELECT COUNT(*) FROM {table.Name}";
             var count = Convert.ToInt64(await to.ScalarAsync(sql, [], cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-            if (count > 0) filled.Add($"{table.Name}: {count.ToString(CultureInfo.InvariantCulture)} rows");
+            if (count > 0) filled.Add($"{table.Name}: {count.ToString(CultureInfo.InvariantCulture)} row{(count == 1 ? "" : "s")}");
         }
         return filled;
     }

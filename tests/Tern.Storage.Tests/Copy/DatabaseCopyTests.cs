@@ -122,7 +122,7 @@ public sealed class DatabaseCopyTests : IAsyncLifetime
 
         var refused = await Assert.ThrowsAsync<CopyRefusedException>(() => DatabaseCopy.RunAsync(source, target, new CopyOptions(), null, Ct));
         Assert.Contains("not empty", refused.Message, StringComparison.Ordinal);
-        Assert.Contains("channels: 1 rows", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("channels: 1 row)", refused.Message, StringComparison.Ordinal);
         Assert.Contains("already-here", (await target.Catalog.LoadAsync(Ct)).Channels.Keys);
 
         var report = await DatabaseCopy.RunAsync(source, target, new CopyOptions { Replace = true }, null, Ct);

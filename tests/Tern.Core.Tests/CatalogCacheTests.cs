@@ -31,6 +31,34 @@ public sealed class CatalogCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_periodic_check_that_cannot_reach_the_store_keeps_the_snapshot_and_a_forced_one_fails()
+    {
+        await _store.AddChannelAsync(Channel("a"), CancellationToken.None);
+        var first = await _cache.GetAsync(CancellationToken.None);
+        _store.Unavailable = true;
+        _time.Advance(Interval);
+
+        Assert.Same(first, await _cache.GetAsync(CancellationToken.None));
+        Assert.Equal(1, _cache.StaleChecks);
+        await Assert.ThrowsAsync<Tern.Core.Pipeline.StorageUnavailableException>(() => _cache.RefreshAsync(force: true, CancellationToken.None));
+
+        // Back: the next interval's check reloads what changed meanwhile.
+        _store.Unavailable = false;
+        await _store.AddChannelAsync(Channel("b"), CancellationToken.None);
+        Assert.Same(first, await _cache.GetAsync(CancellationToken.None));
+        _time.Advance(Interval);
+        Assert.True((await _cache.GetAsync(CancellationToken.None)).Channels.ContainsKey("b"));
+    }
+
+    [Fact]
+    public async Task Without_a_snapshot_yet_an_unreachable_store_fails_the_first_get()
+    {
+        _store.Unavailable = true;
+
+        await Assert.ThrowsAsync<Tern.Core.Pipeline.StorageUnavailableException>(() => _cache.GetAsync(CancellationToken.None).AsTask());
+    }
+
+    [Fact]
     public async Task A_change_is_seen_only_after_the_check_interval()
     {
         var first = await _cache.GetAsync(CancellationToken.None);

@@ -23,6 +23,9 @@ public sealed class CatalogCache : IDisposable
 
     public CatalogSnapshot Current => _current;
 
+    /// <summary>Periodic checks that could not reach the store and kept the snapshot they had.</summary>
+    public long StaleChecks { get; private set; }
+
     public void Dispose() => _refreshLock.Dispose();
 
     /// <summary>Returns the snapshot, reloading it first when the check interval has passed and the version moved.</summary>
@@ -50,8 +53,16 @@ public sealed class CatalogCache : IDisposable
         try
         {
             if (!force && _time.GetTimestamp() < Interlocked.Read(ref _nextCheckTicks)) return _current;
-            var version = await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false);
-            if (version != _current.Version) _current = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var version = await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+                if (version != _current.Version) _current = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Pipeline.StorageUnavailableException) when (!force && !ReferenceEquals(_current, CatalogSnapshot.Empty))
+            {
+                // The database is away for a moment: the pipeline goes on with the catalog it has and checks again next interval.
+                StaleChecks++;
+            }
             Interlocked.Exchange(ref _nextCheckTicks, _time.GetTimestamp() + (long)(_checkInterval.TotalSeconds * _time.TimestampFrequency));
             return _current;
         }

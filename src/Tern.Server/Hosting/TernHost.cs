@@ -134,6 +134,7 @@ internal sealed class TernHost : IAsyncDisposable
 
         var app = builder.Build();
         await app.Services.GetRequiredService<CatalogCache>().RefreshAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+        app.UseStorageUnavailableAnswer(options.Ingress.RetryAfter);
         app.MapGet("/health", () => Results.Json(new AliveReport("alive"), ServerJsonContext.Default.AliveReport))
             .Operation(ApiResponses.OpsTag, "getHealth", "Liveness: the process answers").Produces<AliveReport>();
         app.MapGet("/health/ready", ReadyAsync)

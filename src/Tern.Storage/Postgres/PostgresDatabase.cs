@@ -197,10 +197,11 @@ public sealed class PostgresDatabase : IAsyncDisposable
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
-        catch
+        catch (Exception ex)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             if (Interlocked.Exchange(ref released, 1) == 0) _readers.Release();
+            if (PostgresFailures.Unavailable(ex) is { } unavailable) throw unavailable;
             throw;
         }
     }

@@ -71,15 +71,27 @@ internal sealed class PostgresWriter : IAsyncDisposable
 
     private async Task RunBatchAsync(List<WriteRequest> batch)
     {
-        try
+        // A connection that died with a server restart fails the first try; the second is on a new connection.
+        for (var attempt = 0; attempt < 2; attempt++)
         {
-            var results = await ExecuteAsync(batch).ConfigureAwait(false);
-            foreach (var request in batch) request.Complete(results);
-            return;
-        }
-        catch (Exception)
-        {
-            // Rolled back whole (one implicit transaction); each is tried again alone below.
+            try
+            {
+                var results = await ExecuteAsync(batch).ConfigureAwait(false);
+                foreach (var request in batch) request.Complete(results);
+                return;
+            }
+            catch (Exception ex) when (PostgresFailures.Unavailable(ex) is { } unavailable)
+            {
+                if (attempt == 0) continue;
+                // The server is not there: trying each request alone would only fail each again.
+                foreach (var request in batch) request.Fail(unavailable);
+                return;
+            }
+            catch (Exception)
+            {
+                // Rolled back whole (one implicit transaction); each is tried again alone below.
+                break;
+            }
         }
 
         var one = new List<WriteRequest>(1);
@@ -94,7 +106,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                request.Fail(ex);
+                request.Fail(PostgresFailures.Unavailable(ex) ?? ex);
             }
         }
     }

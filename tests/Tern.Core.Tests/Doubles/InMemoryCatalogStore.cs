@@ -16,9 +16,13 @@ internal sealed class InMemoryCatalogStore : ICatalogStore
 
     public int VersionChecks => Volatile.Read(ref _versionChecks);
 
+    /// <summary>While true, reading the catalog fails as a database that cannot be reached does.</summary>
+    public bool Unavailable { get; set; }
+
     public Task<long> GetVersionAsync(CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _versionChecks);
+        if (Unavailable) return Task.FromException<long>(new Tern.Core.Pipeline.StorageUnavailableException("the database is away", new IOException("connection refused")));
         lock (_lock) return Task.FromResult(_version);
     }
 

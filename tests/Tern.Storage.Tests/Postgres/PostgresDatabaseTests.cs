@@ -265,7 +265,7 @@ public sealed class PostgresDatabaseTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_writer_reconnects_after_a_server_restart_and_nothing_committed_is_lost()
+    public async Task The_writer_reconnects_after_a_server_restart_fails_as_unavailable_while_it_is_down_and_nothing_committed_is_lost()
     {
         await using var server = await PrivatePostgres.StartAsync(Ct);
         var connection = await server.CreateDatabaseAsync(Ct);
@@ -282,6 +282,12 @@ public sealed class PostgresDatabaseTests : IAsyncLifetime
 
             // The writer's connection died with the server: the batch is tried again on a new one.
             Assert.False((await inbox.AppendAsync(Message("after"), Ct)).Duplicate);
+
+            // While the server is away, a write and a read fail as "unavailable" (HTTP answers 503), not as a bad statement.
+            await server.StopAsync();
+            await Assert.ThrowsAsync<Tern.Core.Pipeline.StorageUnavailableException>(() => inbox.AppendAsync(Message("while-down"), Ct));
+            await Assert.ThrowsAsync<Tern.Core.Pipeline.StorageUnavailableException>(() => database.SchemaVersionAsync(Ct));
+            await server.StartAgainAsync(Ct);
             Assert.Equal(["before", "after"], (await inbox.ReadPendingAsync(0, 10, Ct)).Select(i => i.Envelope.PlatformId));
         }
         finally

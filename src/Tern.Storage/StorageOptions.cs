@@ -51,6 +51,12 @@ public sealed class StorageOptions
     /// <summary>The key file (<c>Tern:Secrets:KeyFile</c>); null: <c>secret.key</c> beside the database, made on the first start.</summary>
     public string? SecretKeyFile { get; set; }
 
+    /// <summary>
+    /// In a cluster (<c>Tern:Cluster:Enabled</c>), this instance's id: lanes it claims are its own while its instance lease
+    /// lives, and it commits routed messages only while it holds the router lease. Null: one process owns the database.
+    /// </summary>
+    public string? ClusterInstanceId { get; set; }
+
     /// <summary>The key file used when no key is configured.</summary>
     public string SecretKeyFilePath => SecretKeyFile is { } file ? System.IO.Path.GetFullPath(file) : Secrets.SecretKeyFile.DefaultPath(Path);
 }

@@ -19,7 +19,7 @@ public sealed class TelegramChannelType(BotApiClient client, DestinationPolicy d
     public string Name => TypeName;
 
     /// <summary>A chat shows no button press as a message, and a bot cannot edit what it forwarded.</summary>
-    public ChannelCapabilities Capabilities => ChannelCapabilities.None;
+    public ChannelCapabilities Capabilities => ChannelCapabilities.OneInstanceAtATime;
 
     public string? SettingsProperty => "telegram";
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
+using Tern.Core.Cluster;
 using Tern.Core.Events;
 using Tern.Core.Pipeline;
 
@@ -10,7 +11,8 @@ namespace Tern.Channels.Telegram;
 /// <summary>
 /// Keeps the inbound side of every Telegram channel running as the catalog says: a poller per
 /// polling channel; for a webhook channel, setWebhook with its secret token (again whenever the
-/// channel changes). A channel that leaves webhook mode or is removed gets deleteWebhook.
+/// channel changes). A channel that leaves webhook mode or is removed gets deleteWebhook. In a cluster, each channel's
+/// ingress runs on the one instance holding the channel's lease (which also sends for it), and stands by on the others.
 /// </summary>
 public sealed partial class TelegramIngressSupervisor(
     BotApiClient client,
@@ -21,7 +23,8 @@ public sealed partial class TelegramIngressSupervisor(
     IOutboxStore outbox,
     TelegramIngressOptions options,
     TimeProvider time,
-    ILogger<TelegramIngressSupervisor> logger)
+    ILogger<TelegramIngressSupervisor> logger,
+    LeaseRunner? cluster = null)
 {
     private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
 
@@ -83,14 +86,39 @@ public sealed partial class TelegramIngressSupervisor(
         {
             if (_running.ContainsKey(id)) continue;
             var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            var task = settings.Mode == IngressMode.Polling
-                ? Task.Run(() => PollAsync(channel, settings, stop.Token), CancellationToken.None)
-                : Task.Run(() => RegisterWebhookAsync(channel, settings, stop.Token), CancellationToken.None);
+            var task = cluster is null
+                ? Task.Run(() => RunIngressAsync(channel, settings, stop.Token), CancellationToken.None)
+                : Task.Run(() => RunUnderLeaseAsync(cluster, channel, settings, stop.Token), CancellationToken.None);
             _running[id] = new Running(channel, settings, stop, task);
         }
     }
 
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private Task RunIngressAsync(ChannelDefinition channel, TelegramSettings settings, CancellationToken stop) =>
+        settings.Mode == IngressMode.Polling ? PollAsync(channel, settings, stop) : RegisterWebhookAsync(channel, settings, stop);
+
+    /// <summary>Polls (or keeps the webhook) only while holding the channel's lease; the lease also lets this instance send for it.</summary>
+    private async Task RunUnderLeaseAsync(LeaseRunner leases, ChannelDefinition channel, TelegramSettings settings, CancellationToken stop)
+    {
+        var mode = settings.Mode == IngressMode.Polling ? "polling" : "webhook";
+        StandBy();
+        await leases.RunWhileHeldAsync(LeaseNames.Channel(channel.Id), async held =>
+        {
+            try
+            {
+                await RunIngressAsync(channel, settings, held).ConfigureAwait(false);
+                // A registered webhook needs nothing more, but the lease is kept: its holder is the one that sends.
+                await Task.Delay(Timeout.Infinite, held).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (!stop.IsCancellationRequested) StandBy();
+            }
+        }, stop).ConfigureAwait(false);
+
+        void StandBy() => status.Set(channel.Id, mode, "standby", "another instance of the cluster holds this channel's lease", NowMs, settings.BotUsername);
+    }
 
     /// <summary>
     /// Long polling. The offset moves past a batch only after the batch is committed, and Telegram

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Tern.Channels.Http;
 using Tern.Channels.Telegram.BotApi;
 using Tern.Core.Catalog;
+using Tern.Core.Cluster;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
@@ -36,7 +37,8 @@ public static class TelegramRegistration
         services.AddSingleton(sp => new TelegramIngressSupervisor(
             new BotApiClient(sp.GetRequiredKeyedService<HttpClient>(PollClient)), sp.GetRequiredService<CatalogCache>(), sp.GetRequiredService<TelegramInbound>(),
             sp.GetRequiredService<IngressGate>(), sp.GetRequiredService<IngressStatusBoard>(), sp.GetRequiredService<IOutboxStore>(), ingress,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TelegramIngressSupervisor>>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TelegramIngressSupervisor>>(),
+            sp.GetService<ClusterOptions>() is { Enabled: true } ? sp.GetRequiredService<LeaseRunner>() : null));
         services.AddHostedService<TelegramIngressService>();
         services.AddSingleton(sp => new ChannelHooks(TelegramChannelType.TypeName, [HttpMethods.Post], sp.GetRequiredService<TelegramWebhookIngress>().HandleAsync, TelegramWebhookIngress.Shape));
         return services;

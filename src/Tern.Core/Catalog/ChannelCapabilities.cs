@@ -12,6 +12,12 @@ public enum ChannelCapabilities
     /// <summary>A message it received as a forward can be edited later (a platform may not let a bot edit a forward).</summary>
     EditsOfForwards = 1 << 1,
 
+    /// <summary>
+    /// Its limits are per channel (a Telegram bot's messages per second): in a cluster, one instance at a time receives and
+    /// sends for it, the one holding the channel's lease.
+    /// </summary>
+    OneInstanceAtATime = 1 << 2,
+
     /// <summary>What a type Tern does not know a contract for (the tenants' event webhooks) is taken to show.</summary>
     All = ButtonPresses | EditsOfForwards,
 }

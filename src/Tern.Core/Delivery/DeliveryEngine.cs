@@ -24,6 +24,7 @@ public sealed partial class DeliveryEngine
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Backoff _backoff;
+    private readonly ISendPermits? _permits;
 
     // Both are bounded by the number of channels in the catalog.
     private readonly ConcurrentDictionary<string, int> _consecutiveFaults = new(StringComparer.Ordinal);
@@ -46,7 +47,8 @@ public sealed partial class DeliveryEngine
         PipelineCounters counters,
         DeliveryLatency latency,
         TimeProvider time,
-        ILogger<DeliveryEngine> logger)
+        ILogger<DeliveryEngine> logger,
+        ISendPermits? permits = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1);
         _outbox = outbox;
@@ -57,6 +59,7 @@ public sealed partial class DeliveryEngine
         _latency = latency;
         _time = time;
         _logger = logger;
+        _permits = permits;
         _backoff = new Backoff(options.BackoffBase, options.BackoffMax);
         Failures = new BoundedLruCache<Lane, DestinationFailure>("failing-destinations", Math.Max(1, options.FailureRecords), options.FailureMemory, time);
     }
@@ -161,6 +164,13 @@ public sealed partial class DeliveryEngine
         foreach (var (channelId, count) in perChannel)
         {
             if (count >= LimitOf(catalog, channelId)) saturated.Add(channelId);
+        }
+        if (_permits is not null)
+        {
+            foreach (var channel in catalog.Channels.Values)
+            {
+                if (!_permits.MaySend(channel)) saturated.Add(channel.Id);
+            }
         }
         foreach (var (channelId, until) in _parkedUntil)
         {

@@ -22,7 +22,7 @@ public sealed partial class Dispatcher
     private readonly TimeProvider _time;
     private readonly Func<string?, ChannelCapabilities> _capabilitiesOf;
     private readonly ILogger _logger;
-    private readonly Channel<InboxItem>[] _partitions;
+    private Channel<InboxItem>[] _partitions;
 
     /// <param name="types">The channel types, for what their chats can show; without them every destination is taken to show everything.</param>
     public Dispatcher(
@@ -40,17 +40,23 @@ public sealed partial class Dispatcher
         _logger = logger;
         _capabilitiesOf = types is null ? static _ => ChannelCapabilities.All : types.CapabilitiesOf;
         Albums = new AlbumBuffer(Math.Max(1, options.AlbumGroups), options.AlbumQuiet, options.AlbumMaxAge);
-        var perPartition = Math.Max(1, options.Capacity / options.Workers);
-        _partitions = new Channel<InboxItem>[options.Workers];
-        for (var i = 0; i < _partitions.Length; i++)
+        _partitions = CreatePartitions();
+    }
+
+    private Channel<InboxItem>[] CreatePartitions()
+    {
+        var perPartition = Math.Max(1, _options.Capacity / _options.Workers);
+        var partitions = new Channel<InboxItem>[_options.Workers];
+        for (var i = 0; i < partitions.Length; i++)
         {
-            _partitions[i] = Channel.CreateBounded<InboxItem>(new BoundedChannelOptions(perPartition)
+            partitions[i] = Channel.CreateBounded<InboxItem>(new BoundedChannelOptions(perPartition)
             {
                 FullMode = BoundedChannelFullMode.Wait,
                 SingleReader = true,
                 SingleWriter = true,
             });
         }
+        return partitions;
     }
 
     /// <summary>Albums waiting to be complete, over all workers.</summary>
@@ -65,8 +71,14 @@ public sealed partial class Dispatcher
     /// <summary>True while <see cref="RunAsync"/> is reading.</summary>
     public bool Running { get; private set; }
 
+    /// <summary>
+    /// Routes until <paramref name="stoppingToken"/> is cancelled; when it returns, nothing it read is in flight (what was
+    /// queued stays pending in the inbox), so it can run again: in a cluster it runs while this instance holds the router lease.
+    /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        if (Running) throw new InvalidOperationException("the dispatcher is already running");
+        if (_partitions.Any(p => p.Reader.Completion.IsCompleted)) _partitions = CreatePartitions();
         Running = true;
         var workers = _partitions.Select(p => Task.Run(() => WorkAsync(p.Reader, stoppingToken), CancellationToken.None)).ToArray();
         try

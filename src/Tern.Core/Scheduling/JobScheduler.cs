@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tern.Core.Cluster;
 
 namespace Tern.Core.Scheduling;
 
@@ -6,7 +7,8 @@ namespace Tern.Core.Scheduling;
 public sealed record ScheduledJob(string Name, TimeSpan Interval, Func<CancellationToken, Task> Run);
 
 /// <summary>What /memory shows of a job.</summary>
-public sealed record JobReport(string Name, double IntervalSeconds, long Runs, long Failures, DateTimeOffset? LastRun, string? LastError);
+/// <param name="Skipped">Times it was due here but had run elsewhere in the cluster within its interval.</param>
+public sealed record JobReport(string Name, double IntervalSeconds, long Runs, long Failures, DateTimeOffset? LastRun, string? LastError, long Skipped);
 
 /// <summary>
 /// Runs periodic jobs (retention, TTL cleanup, database maintenance, the stats line) while this
@@ -17,14 +19,21 @@ public sealed partial class JobScheduler
 {
     public const string LeaseName = "scheduler";
 
+    /// <summary>Each job's own lease in a cluster: <c>job/{name}</c>.</summary>
+    public const string JobLeasePrefix = "job/";
+
     private readonly ILeaseStore _leases;
     private readonly JobState[] _jobs;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TimeSpan _tick;
+    private readonly HeldLeases? _held;
+    private readonly bool _clusterWide;
 
-    public JobScheduler(ILeaseStore leases, IEnumerable<ScheduledJob> jobs, string holder, TimeProvider time, ILogger<JobScheduler> logger, TimeSpan? tick = null)
+    public JobScheduler(ILeaseStore leases, IEnumerable<ScheduledJob> jobs, string holder, TimeProvider time, ILogger<JobScheduler> logger, TimeSpan? tick = null, HeldLeases? held = null, bool clusterWide = false)
     {
+        _held = held;
+        _clusterWide = clusterWide;
         _leases = leases;
         _jobs = jobs.Select(j => new JobState(j)).ToArray();
         Holder = holder;
@@ -39,7 +48,7 @@ public sealed partial class JobScheduler
     public bool IsLeader { get; private set; }
 
     public IReadOnlyList<JobReport> Report() =>
-        _jobs.Select(j => new JobReport(j.Job.Name, j.Job.Interval.TotalSeconds, j.Runs, j.Failures, j.LastRun, j.LastError)).ToArray();
+        _jobs.Select(j => new JobReport(j.Job.Name, j.Job.Interval.TotalSeconds, j.Runs, j.Failures, j.LastRun, j.LastError, j.Skipped)).ToArray();
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -64,6 +73,9 @@ public sealed partial class JobScheduler
                     }
                     lastRenew = _time.GetTimestamp();
                     if (IsLeader != wasLeader) LogLeadership(Holder, IsLeader);
+                    if (IsLeader && !wasLeader) _held?.Acquired(LeaseName, _time.GetUtcNow());
+                    else if (IsLeader) _held?.Renewed(LeaseName, _time.GetUtcNow());
+                    else if (wasLeader) _held?.Released(LeaseName, lost: true);
                 }
 
                 if (IsLeader) await RunDueAsync(stoppingToken).ConfigureAwait(false);
@@ -75,6 +87,7 @@ public sealed partial class JobScheduler
         }
         finally
         {
+            _held?.Released(LeaseName, lost: false);
             if (IsLeader)
             {
                 try
@@ -99,6 +112,13 @@ public sealed partial class JobScheduler
             state.LastRun = now;
             try
             {
+                // In a cluster the leader can change between two runs: a job's own lease, as long as its interval, keeps a
+                // new leader from running it again before the old leader's period is over.
+                if (_clusterWide && !await _leases.TryAcquireAsync(JobLeasePrefix + state.Job.Name, Holder, state.Job.Interval, cancellationToken).ConfigureAwait(false))
+                {
+                    state.Skipped++;
+                    continue;
+                }
                 await state.Job.Run(cancellationToken).ConfigureAwait(false);
                 state.Runs++;
                 state.LastError = null;
@@ -117,6 +137,7 @@ public sealed partial class JobScheduler
         public ScheduledJob Job { get; } = job;
         public long Runs { get; set; }
         public long Failures { get; set; }
+        public long Skipped { get; set; }
         public DateTimeOffset? LastRun { get; set; }
         public string? LastError { get; set; }
     }

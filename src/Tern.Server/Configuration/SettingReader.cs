@@ -71,6 +71,14 @@ public sealed class SettingReader(IConfiguration configuration) : IChannelSettin
         return value;
     }
 
+    /// <summary>true or false (any case).</summary>
+    public bool Flag(string key, bool fallback)
+    {
+        var raw = Raw(key);
+        if (raw is null) return fallback;
+        return bool.TryParse(raw.Trim(), out var value) ? value : throw new ConfigurationException(key, $"'{raw}' is not true or false");
+    }
+
     /// <summary>One of <paramref name="allowed"/> (compared ignoring case), returned as the allowed spelling.</summary>
     public string Choice(string key, string fallback, IReadOnlyCollection<string> allowed)
     {

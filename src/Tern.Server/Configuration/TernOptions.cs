@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Tern.Channels;
 using Tern.Channels.Http;
 using Tern.Channels.Webhook;
+using Tern.Core.Cluster;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
@@ -19,6 +20,7 @@ public sealed class TernOptions
     public Uri Url => Listen.First;
     public required ListenUrls Listen { get; init; }
     public required StorageOptions Storage { get; init; }
+    public required ClusterOptions Cluster { get; init; }
     public required DispatcherOptions Dispatcher { get; init; }
     public required DeliveryOptions Delivery { get; init; }
     public required IngressOptions Ingress { get; init; }
@@ -57,6 +59,7 @@ public sealed class TernOptions
         {
             throw new ConfigurationException("Tern:Storage:ConnectionPruningInterval", $"must be at most Tern:Storage:ConnectionIdleLifetime ({idleLifetime.TotalSeconds} s): the pool looks for idle connections more often than it keeps them");
         }
+        var cluster = ReadCluster(s);
         var shutdown = s.Duration("Tern:Shutdown:Timeout", TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
         var options = new TernOptions
         {
@@ -75,7 +78,9 @@ public sealed class TernOptions
                 ConnectionPruningInterval = pruningInterval,
                 SecretKey = ReadSecretKey(s),
                 SecretKeyFile = s.OptionalString("Tern:Secrets:KeyFile"),
+                ClusterInstanceId = cluster.Enabled ? cluster.InstanceId : null,
             },
+            Cluster = cluster,
             Dispatcher = new DispatcherOptions
             {
                 Capacity = s.WholeNumber("Tern:Dispatcher:Capacity", plan.DispatchCapacity, 1, 1_000_000),
@@ -141,6 +146,10 @@ public sealed class TernOptions
         {
             throw new ConfigurationException("Tern:Storage:ConnectionString", $"the {options.Storage.Engine} engine needs one: a postgres://user:password@host:5432/database URL or Host=…;Database=… keywords");
         }
+        if (cluster.Enabled && !StorageEngines.NeedsConnectionString(options.Storage.Engine))
+        {
+            throw new ConfigurationException("Tern:Cluster:Enabled", $"needs PostgreSQL (set Tern:Storage:ConnectionString): instances of a cluster share one database, and the {options.Storage.Engine} engine is one process's");
+        }
         if (options.Delivery.BackoffMax < options.Delivery.BackoffBase)
         {
             throw new ConfigurationException("Tern:Sender:BackoffMax", "must not be smaller than Tern:Sender:BackoffBase");
@@ -190,6 +199,23 @@ public sealed class TernOptions
         if (value is null) return null;
         if (StorageEngines.ConnectionStringProblem(value) is { } problem) throw new ConfigurationException("Tern:Storage:ConnectionString", problem);
         return value;
+    }
+
+    /// <summary>Tern:Cluster: off unless enabled; the instance id must be unique in the cluster (letters, digits, '-', '_', '.', ':').</summary>
+    private static ClusterOptions ReadCluster(SettingReader s)
+    {
+        var enabled = s.Flag("Tern:Cluster:Enabled", false);
+        var id = s.OptionalString("Tern:Cluster:InstanceId")?.Trim();
+        if (id is not null && (id.Length is 0 or > 100 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')))
+        {
+            throw new ConfigurationException("Tern:Cluster:InstanceId", "must be 1 to 100 letters, digits, '-', '_', '.' or ':'");
+        }
+        return new ClusterOptions
+        {
+            Enabled = enabled,
+            InstanceId = id ?? ClusterOptions.DefaultInstanceId(),
+            LeaseTimeToLive = s.Duration("Tern:Cluster:LeaseTimeToLive", TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(3), TimeSpan.FromMinutes(5)),
+        };
     }
 
     /// <summary>Tern:Secrets:Key: the base64 of 32 bytes (<c>tern secrets new-key</c> makes one). The value is never repeated in the error.</summary>

@@ -1,3 +1,4 @@
+using Tern.Core.Cluster;
 using Tern.Core.Memory;
 using Tern.Core.Scheduling;
 
@@ -34,4 +35,8 @@ public sealed record MemoryReport(
     long Compactions,
     double UptimeSeconds,
     bool SchedulerLeader,
-    IReadOnlyList<JobReport> Jobs);
+    IReadOnlyList<JobReport> Jobs,
+    ClusterReport Cluster);
+
+/// <summary>This instance in its cluster: its id and the leases it holds now (the scheduler's also outside a cluster).</summary>
+public sealed record ClusterReport(bool Enabled, string Instance, IReadOnlyList<HeldLease> Leases, long LeasesLost);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Tern.Core.Cluster;
 using Tern.Core.Delivery;
 using Tern.Server.Api;
 using Tern.Core.Memory;
@@ -44,7 +45,9 @@ internal sealed class OpsState(
     IngressGate gate,
     IStorageEngine storage,
     PipelineCounters counters,
-    DeliveryLatency latency)
+    DeliveryLatency latency,
+    ClusterOptions cluster,
+    HeldLeases leases)
 {
     public PipelineCounters Counters => counters;
 
@@ -87,7 +90,8 @@ internal sealed class OpsState(
             monitor.Compactions,
             Math.Round(monitor.Uptime.TotalSeconds, 1),
             scheduler.IsLeader,
-            scheduler.Report());
+            scheduler.Report(),
+            new ClusterReport(cluster.Enabled, cluster.InstanceId, leases.Snapshot(), leases.Lost));
     }
 }
 

@@ -22,7 +22,9 @@ public sealed record ReadyReport(
     long ManagedHeapBytes,
     long WorkingSetBytes,
     string? Error,
-    IReadOnlyDictionary<string, string>? Channels = null);
+    IReadOnlyDictionary<string, string>? Channels = null,
+    string? Instance = null,
+    IReadOnlyList<string>? Leases = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AliveReport))]

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Tern.Channels;
 using Tern.Channels.Http;
 using Tern.Core.Catalog;
+using Tern.Core.Cluster;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
@@ -50,6 +51,15 @@ internal static class TernComposition
         services.AddSingleton(sp => new IngressGate(
             sp.GetRequiredService<IInboxStore>(), sp.GetRequiredService<IOutboxStore>(), options.MaxBacklog, sp.GetRequiredService<RestartCoordinator>()));
         services.AddSingleton<Dispatcher>();
+        services.AddSingleton(options.Cluster);
+        services.AddSingleton(sp =>
+        {
+            var catalog = sp.GetRequiredService<CatalogCache>();
+            return new HeldLeases(() => catalog.Current.Channels.Count);
+        });
+        services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<HeldLeases>());
+        services.AddSingleton<LeaseRunner>();
+        if (options.Cluster.Enabled) services.AddSingleton<ISendPermits, ClusterSendPermits>();
         services.AddSingleton<DeliveryEngine>();
         services.AddSingleton<IBoundedStructure>(sp =>
         {
@@ -84,10 +94,13 @@ internal static class TernComposition
             MaintenanceJobs.Create(options, sp.GetRequiredService<IRetentionStore>(), sp.GetRequiredService<IDatabaseMaintenance>(), sp.GetRequiredService<BoundedRegistry>(),
                 sp.GetRequiredService<DeliveryEngine>(), sp.GetRequiredService<MemoryMonitor>(), sp.GetRequiredService<IInboxStore>(), sp.GetRequiredService<IOutboxStore>(),
                 sp.GetRequiredService<PipelineCounters>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Scheduler")).ToArray(),
-            $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}",
+            options.Cluster.InstanceId,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<JobScheduler>>()));
+            sp.GetRequiredService<ILogger<JobScheduler>>(),
+            held: sp.GetRequiredService<HeldLeases>(),
+            clusterWide: options.Cluster.Enabled));
 
+        if (options.Cluster.Enabled) services.AddHostedService<InstanceHeartbeatService>();
         services.AddHostedService<DispatcherService>();
         services.AddHostedService<DeliveryService>();
         services.AddHostedService<MemoryMonitorService>();

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Channels;
 using Tern.Core.Catalog;
+using Tern.Core.Cluster;
 using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Pipeline;
@@ -158,7 +159,7 @@ internal sealed class TernHost : IAsyncDisposable
 
     private static async Task<IResult> ReadyAsync(
         IStorageEngine storage, IInboxStore inbox, IOutboxStore outbox, Dispatcher dispatcher, DeliveryEngine engine, PipelineCounters counters, IngressStatusBoard ingress,
-        CancellationToken cancellationToken)
+        ClusterOptions cluster, HeldLeases leases, CancellationToken cancellationToken)
     {
         string databaseState;
         string? error = null;
@@ -172,14 +173,17 @@ internal sealed class TernHost : IAsyncDisposable
             databaseState = "unreachable";
             error = ex.Message;
         }
-        var ready = databaseState == "ok" && dispatcher.Running && engine.Running;
+        // In a cluster one instance routes (the router lease's holder); the others are ready to take messages in and send.
+        var ready = databaseState == "ok" && (dispatcher.Running || cluster.Enabled) && engine.Running;
         var report = new ReadyReport(
             ready ? "ready" : "not_ready", databaseState, dispatcher.Running, engine.Running,
             inbox.PendingCount, outbox.PendingCount, dispatcher.Queued, dispatcher.Capacity, engine.InFlight,
             counters.Received, counters.Delivered, counters.Failed, counters.Retried,
             GC.GetTotalMemory(forceFullCollection: false), Environment.WorkingSet, error,
             // Shown, not judged: a bot with a revoked token must not take the whole instance out of a load balancer.
-            ingress.All.Count == 0 ? null : ingress.All.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key, c => $"{c.Value.Mode}: {c.Value.State}", StringComparer.Ordinal));
+            ingress.All.Count == 0 ? null : ingress.All.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key, c => $"{c.Value.Mode}: {c.Value.State}", StringComparer.Ordinal),
+            cluster.Enabled ? cluster.InstanceId : null,
+            leases.Snapshot().Select(l => l.Name).ToArray());
         return Results.Json(report, ServerJsonContext.Default.ReadyReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 }

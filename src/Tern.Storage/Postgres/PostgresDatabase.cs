@@ -62,6 +62,9 @@ public sealed class PostgresDatabase : IAsyncDisposable
 
     public int WriteQueueCapacity => _options.WriteQueue;
 
+    /// <summary>This instance's id in a cluster (<see cref="StorageOptions.ClusterInstanceId"/>); null when one process owns the database.</summary>
+    public string? ClusterInstanceId => _options.ClusterInstanceId;
+
     /// <summary>Write batches committed so far, and the requests they carried (group commit at work).</summary>
     public (long Batches, long Requests) WriteStats => _writer is null ? (0, 0) : (_writer.Batches, _writer.Requests);
 

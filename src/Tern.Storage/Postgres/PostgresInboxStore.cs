@@ -23,24 +23,26 @@ public sealed class PostgresInboxStore : IInboxStore, IDisposable
 
     private readonly PostgresDatabase _database;
     private readonly AsyncSignal _appended = new();
-    private long _pending;
+    private const string CountSql = "SELECT COUNT(*) FROM inbox WHERE state = 0";
+
+    private readonly BacklogCount _pending;
 
     private PostgresInboxStore(PostgresDatabase database, long pending)
     {
         _database = database;
-        _pending = pending;
+        _pending = new BacklogCount(database, CountSql, pending, shared: database.ClusterInstanceId is not null);
     }
 
     public static async Task<PostgresInboxStore> OpenAsync(PostgresDatabase database, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var pending = await PostgresDatabase.ScalarAsync(connection, null, "SELECT COUNT(*) FROM inbox WHERE state = 0", cancellationToken).ConfigureAwait(false);
+        var pending = await PostgresDatabase.ScalarAsync(connection, null, CountSql, cancellationToken).ConfigureAwait(false);
         return new PostgresInboxStore(database, pending);
     }
 
-    public long PendingCount => Interlocked.Read(ref _pending);
+    public long PendingCount => _pending.Value;
 
-    internal void OnRouted(int count) => Interlocked.Add(ref _pending, -count);
+    internal void OnRouted(int count) => _pending.Add(-count);
 
     public async Task<InboxAppendResult> AppendAsync(Envelope envelope, CancellationToken cancellationToken)
     {
@@ -53,7 +55,7 @@ public sealed class PostgresInboxStore : IInboxStore, IDisposable
         }, cancellationToken).ConfigureAwait(false);
         if (!result.Duplicate)
         {
-            Interlocked.Increment(ref _pending);
+            _pending.Add(1);
             _appended.Set();
         }
         return result;

@@ -1,6 +1,7 @@
 using Npgsql;
 using NpgsqlTypes;
 using Tern.Core.Catalog;
+using Tern.Core.Cluster;
 using Tern.Core.Delivery;
 using Tern.Core.Pipeline;
 
@@ -24,8 +25,21 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         "opened AS (INSERT INTO lanes (channel_id, chat, due_at) SELECT channel_id, chat, MIN(created_at) FROM inserted GROUP BY channel_id, chat " +
         "ON CONFLICT (channel_id, chat) DO NOTHING RETURNING 1)";
 
+    /// <summary>The database's clock in milliseconds: lease expiry is judged by one clock for every instance.</summary>
+    private const string DatabaseNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+    /// <summary>A lane this instance may take: nobody's, its own, or one whose owner's instance lease has lapsed (it died).</summary>
+    private const string ClaimableByMe =
+        "(l.owner IS NULL OR l.owner = @me OR NOT EXISTS (SELECT 1 FROM leases WHERE name = '" + LeaseNames.InstancePrefix + "' || l.owner AND expires_at > " + DatabaseNowMs + "))";
+
+    /// <summary>A lane change by an instance that lost the lane to another (it was taken for dead) changes nothing.</summary>
+    private const string StillMine = "(@me::text IS NULL OR owner IS NULL OR owner = @me)";
+
     private static readonly string RouteSql =
-        "WITH fresh AS (UPDATE inbox SET state = 1, routed_at = @now WHERE seq = ANY(@seqs) AND state = 0 RETURNING seq), " +
+        // In a cluster only the router lease's holder commits routing: one that lost the lease while a batch was in hand
+        // changes nothing (its messages stay pending for the new router, in order).
+        "WITH fresh AS (UPDATE inbox SET state = 1, routed_at = @now WHERE seq = ANY(@seqs) AND state = 0 AND (@me::text IS NULL OR EXISTS " +
+        "(SELECT 1 FROM leases WHERE name = '" + LeaseNames.Router + "' AND holder = @me AND expires_at > " + DatabaseNowMs + ")) RETURNING seq), " +
         // Only messages this call moves from pending get their deliveries: routing the same row twice is a no-op.
         InsertDeliveries("d.inbox_seq IN (SELECT seq FROM fresh)") +
         " SELECT (SELECT COUNT(*) FROM fresh), (SELECT COUNT(*) FROM inserted)";
@@ -59,18 +73,18 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     private const string ScheduleRetrySql =
         "WITH counted AS (UPDATE outbox SET attempts = attempts + 1, last_error = @error, updated_at = @now WHERE id = @id AND state = 0 RETURNING id), " +
         "history AS (INSERT INTO delivery_attempts (delivery_id, at, status, detail) VALUES (@id, @now, 'retrying', @error) RETURNING 1), " +
-        "held AS (UPDATE lanes SET due_at = @due WHERE channel_id = @channel AND chat = @chat RETURNING 1) " +
+        "held AS (UPDATE lanes SET due_at = @due, owner = NULL WHERE channel_id = @channel AND chat = @chat AND " + StillMine + " RETURNING 1) " +
         "SELECT COUNT(*) FROM counted";
 
     // The delete and the update exclude each other, so one statement never touches the lane row twice.
     private const string ReleaseLaneSql =
         "WITH waiting AS (SELECT EXISTS (SELECT 1 FROM outbox WHERE channel_id = @channel AND chat = @chat AND state = 0) AS waiting_rows), " +
         "dropped AS (DELETE FROM lanes WHERE channel_id = @channel AND chat = @chat AND NOT (SELECT waiting_rows FROM waiting) RETURNING 1), " +
-        "held AS (UPDATE lanes SET due_at = @now WHERE channel_id = @channel AND chat = @chat AND (SELECT waiting_rows FROM waiting) RETURNING 1) " +
+        "held AS (UPDATE lanes SET due_at = @now, owner = NULL WHERE channel_id = @channel AND chat = @chat AND (SELECT waiting_rows FROM waiting) AND " + StillMine + " RETURNING 1) " +
         "SELECT COUNT(*) FROM dropped";
 
     private const string DeferLaneSql =
-        "WITH deferred AS (UPDATE lanes SET due_at = GREATEST(due_at, @until) WHERE channel_id = @channel AND chat = @chat RETURNING 1) SELECT COUNT(*) FROM deferred";
+        "WITH deferred AS (UPDATE lanes SET due_at = GREATEST(due_at, @until), owner = NULL WHERE channel_id = @channel AND chat = @chat AND " + StillMine + " RETURNING 1) SELECT COUNT(*) FROM deferred";
 
     private const string DeferChannelSql =
         "WITH deferred AS (UPDATE lanes SET due_at = GREATEST(due_at, @until) WHERE channel_id = @channel RETURNING 1) SELECT COUNT(*) FROM deferred";
@@ -85,6 +99,14 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
 
     private const string ClaimSql = "SELECT channel_id, chat FROM lanes WHERE due_at <= @now AND NOT (channel_id = ANY(@skip)) ORDER BY due_at LIMIT @max";
 
+    // A cluster: lanes another instance is locking right now are skipped, not waited for; the claimed ones become this
+    // instance's until it releases them or its instance lease lapses, so a chat is sent by one instance at a time.
+    private const string ClusterClaimSql =
+        "WITH due AS (SELECT l.channel_id, l.chat, l.due_at FROM lanes l WHERE l.due_at <= @now AND NOT (l.channel_id = ANY(@skip)) AND " + ClaimableByMe +
+        " ORDER BY l.due_at LIMIT @max FOR UPDATE OF l SKIP LOCKED), " +
+        "claimed AS (UPDATE lanes SET owner = @me FROM due WHERE lanes.channel_id = due.channel_id AND lanes.chat = due.chat RETURNING lanes.channel_id, lanes.chat, due.due_at) " +
+        "SELECT channel_id, chat FROM claimed ORDER BY due_at";
+
     private const string ReadLaneSql =
         "SELECT id, inbox_seq, route_id, payload, attempts, created_at, kind FROM outbox " +
         "WHERE channel_id = @channel AND chat = @chat AND state = 0 ORDER BY id LIMIT @max";
@@ -92,23 +114,29 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     private readonly PostgresDatabase _database;
     private readonly PostgresInboxStore _inbox;
     private readonly AsyncSignal _added = new();
-    private long _pending;
+    private const string CountSql = "SELECT COUNT(*) FROM outbox WHERE state = 0";
+
+    private readonly BacklogCount _pending;
+
+    /// <summary>This instance in a cluster (lanes it claims are its own while its instance lease lives); null: one process.</summary>
+    private readonly string? _instance;
 
     private PostgresOutboxStore(PostgresDatabase database, PostgresInboxStore inbox, long pending)
     {
         _database = database;
         _inbox = inbox;
-        _pending = pending;
+        _instance = database.ClusterInstanceId;
+        _pending = new BacklogCount(database, CountSql, pending, shared: _instance is not null);
     }
 
     public static async Task<PostgresOutboxStore> OpenAsync(PostgresDatabase database, PostgresInboxStore inbox, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var pending = await PostgresDatabase.ScalarAsync(connection, null, "SELECT COUNT(*) FROM outbox WHERE state = 0", cancellationToken).ConfigureAwait(false);
+        var pending = await PostgresDatabase.ScalarAsync(connection, null, CountSql, cancellationToken).ConfigureAwait(false);
         return new PostgresOutboxStore(database, inbox, pending);
     }
 
-    public long PendingCount => Interlocked.Read(ref _pending);
+    public long PendingCount => _pending.Value;
 
     public async Task CommitRoutedAsync(IReadOnlyList<long> inboxSeqs, IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken)
     {
@@ -117,6 +145,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         {
             var command = commands.Add(RouteSql);
             command.Parameters.AddWithValue("now", now);
+            BindInstance(command);
             command.Parameters.AddWithValue("seqs", NpgsqlDbType.Array | NpgsqlDbType.Bigint, inboxSeqs as long[] ?? inboxSeqs.ToArray());
             BindDeliveries(command, deliveries);
         }, results => ((int)results.Int64(0), (int)Column(results, 0, 1)), cancellationToken).ConfigureAwait(false);
@@ -151,15 +180,16 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     private void OnAdded(int count)
     {
         if (count == 0) return;
-        Interlocked.Add(ref _pending, count);
+        _pending.Add(count);
         _added.Set();
     }
 
     public async Task<IReadOnlyList<Lane>> ClaimDueLanesAsync(long nowMs, int max, IReadOnlyCollection<string> skipChannels, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(ClaimSql, connection);
+        await using var command = new NpgsqlCommand(_instance is null ? ClaimSql : ClusterClaimSql, connection);
         command.Parameters.AddWithValue("now", nowMs);
+        if (_instance is not null) command.Parameters.AddWithValue("me", _instance);
         command.Parameters.AddWithValue("skip", NpgsqlDbType.Array | NpgsqlDbType.Text, skipChannels.ToArray());
         command.Parameters.AddWithValue("max", max);
         var lanes = new List<Lane>(max);
@@ -204,7 +234,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
             BindLinks(command, links);
             BindDeliveries(command, events);
         }, results => ((int)results.Int64(0), (int)Column(results, 0, 1)), cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _pending, -changed);
+        _pending.Add(-changed);
         OnAdded(added);
     }
 
@@ -218,7 +248,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
             command.Parameters.AddWithValue("id", deliveryId);
             BindDeliveries(command, events);
         }, results => ((int)results.Int64(0), (int)Column(results, 0, 1)), cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _pending, -changed);
+        _pending.Add(-changed);
         OnAdded(added);
     }
 
@@ -230,6 +260,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
             command.Parameters.AddWithValue("now", nowMs);
             command.Parameters.AddWithValue("id", deliveryId);
             command.Parameters.AddWithValue("due", dueAtMs);
+            BindInstance(command);
             command.Parameters.AddWithValue("channel", lane.ChannelId);
             command.Parameters.AddWithValue("chat", lane.Chat);
         }, results => results.Int64(0), cancellationToken);
@@ -238,6 +269,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         _database.Writer.ExecuteAsync(commands =>
         {
             var command = commands.Add(ReleaseLaneSql);
+            BindInstance(command);
             command.Parameters.AddWithValue("channel", lane.ChannelId);
             command.Parameters.AddWithValue("chat", lane.Chat);
             command.Parameters.AddWithValue("now", nowMs);
@@ -247,6 +279,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         _database.Writer.ExecuteAsync(commands =>
         {
             var command = commands.Add(DeferLaneSql);
+            BindInstance(command);
             command.Parameters.AddWithValue("until", untilMs);
             command.Parameters.AddWithValue("channel", lane.ChannelId);
             command.Parameters.AddWithValue("chat", lane.Chat);
@@ -270,7 +303,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
             command.Parameters.AddWithValue("channel", channelId);
             command.Parameters.AddWithValue("subscription", NpgsqlDbType.Text, ChannelTypes.TrySubscriptionId(channelId, out var subscription) ? subscription : DBNull.Value);
         }, results => (int)results.Int64(0), cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _pending, -failed);
+        _pending.Add(-failed);
         return failed;
     }
 
@@ -324,6 +357,8 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         p.AddWithValue("l_dest_chat", NpgsqlDbType.Array | NpgsqlDbType.Text, links.Select(l => l.DestinationChat).ToArray());
         p.AddWithValue("l_dest_message", NpgsqlDbType.Array | NpgsqlDbType.Text, links.Select(l => l.DestinationMessageId).ToArray());
     }
+
+    private void BindInstance(NpgsqlBatchCommand command) => command.Parameters.AddWithValue("me", NpgsqlDbType.Text, (object?)_instance ?? DBNull.Value);
 
     private static string InsertDeliveries(string filter) => InsertDeliveriesCte.Replace("{filter}", filter, StringComparison.Ordinal);
 

@@ -240,7 +240,7 @@ public sealed partial class PrivatePostgres : IAsyncDisposable
     private static partial int ChangeOwner(string path, uint owner, uint group);
 
     /// <summary>Debian's layout: /usr/lib/postgresql/&lt;version&gt;/bin, the highest version that has initdb.</summary>
-    private static string FindBinDirectory()
+    public static string FindBinDirectory()
     {
         const string root = "/usr/lib/postgresql";
         var found = System.IO.Directory.Exists(root)

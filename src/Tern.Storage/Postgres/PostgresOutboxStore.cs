@@ -28,9 +28,15 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     /// <summary>The database's clock in milliseconds: lease expiry is judged by one clock for every instance.</summary>
     private const string DatabaseNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-    /// <summary>A lane this instance may take: nobody's, its own, or one whose owner's instance lease has lapsed (it died).</summary>
+    /// <summary>
+    /// A lane this instance may take: nobody's, its own, one whose owner's instance lease has lapsed (it died), or one of a
+    /// channel whose lease this instance holds (a bot is sent for by its lease holder only: an owner that lost the bot's
+    /// lease no longer sends its lanes, and must not keep them from the new holder).
+    /// </summary>
     private const string ClaimableByMe =
-        "(l.owner IS NULL OR l.owner = @me OR NOT EXISTS (SELECT 1 FROM leases WHERE name = '" + LeaseNames.InstancePrefix + "' || l.owner AND expires_at > " + DatabaseNowMs + "))";
+        "(l.owner IS NULL OR l.owner = @me " +
+        "OR NOT EXISTS (SELECT 1 FROM leases WHERE name = '" + LeaseNames.InstancePrefix + "' || l.owner AND expires_at > " + DatabaseNowMs + ") " +
+        "OR EXISTS (SELECT 1 FROM leases WHERE name = '" + LeaseNames.ChannelPrefix + "' || l.channel_id AND holder = @me AND expires_at > " + DatabaseNowMs + "))";
 
     /// <summary>A lane change by an instance that lost the lane to another (it was taken for dead) changes nothing.</summary>
     private const string StillMine = "(@me::text IS NULL OR owner IS NULL OR owner = @me)";

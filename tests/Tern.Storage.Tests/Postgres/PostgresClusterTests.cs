@@ -81,6 +81,22 @@ public sealed class PostgresClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_holder_of_a_channels_lease_takes_its_lanes_from_a_live_instance_that_lost_the_lease()
+    {
+        var a = await StartAsync("a");
+        var b = await StartAsync("b");
+        await AddLanesAsync(a, 3);
+        Assert.Equal(3, (await a.Outbox.ClaimDueLanesAsync(long.MaxValue, 100, [], Ct)).Count);
+        Assert.Empty(await b.Outbox.ClaimDueLanesAsync(long.MaxValue, 100, [], Ct));
+
+        // b now holds the bot's lease (a lost it but lives): only b sends for the channel, so a's lanes of it are b's to take.
+        Assert.True(await b.Leases.TryAcquireAsync(LeaseNames.Channel("out"), "b", Life, Ct));
+
+        Assert.Equal(3, (await b.Outbox.ClaimDueLanesAsync(long.MaxValue, 100, [], Ct)).Count);
+        Assert.Equal(3, await ScalarAsync("SELECT COUNT(*) FROM lanes WHERE owner = 'b'"));
+    }
+
+    [Fact]
     public async Task Three_instances_claiming_at_once_never_share_a_lane()
     {
         var instances = new[] { await StartAsync("a"), await StartAsync("b"), await StartAsync("c") };

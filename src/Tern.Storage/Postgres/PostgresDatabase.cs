@@ -91,7 +91,7 @@ public sealed class PostgresDatabase : IAsyncDisposable
     public async Task<int> OpenAsync(CancellationToken cancellationToken)
     {
         var applied = await MigrateAsync(cancellationToken).ConfigureAwait(false);
-        _writer ??= new PostgresWriter(_dataSource, _options.WriteQueue);
+        _writer ??= new PostgresWriter(_dataSource, _options.WriteQueue, orderInboxAppends: _options.ClusterInstanceId is not null);
         return applied;
     }
 

@@ -52,7 +52,7 @@ public sealed class PostgresInboxStore : IInboxStore, IDisposable
             // insert; the platform's retry (this fails the request) finds the row.
             if (results.Rows(0) is not [var row, ..]) throw new InvalidOperationException($"inbox row {envelope.ChannelId}/{envelope.PlatformId} was inserted concurrently; retry");
             return new InboxAppendResult((long)row[0]!, Duplicate: (bool)row[1]!);
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, appendsInbox: true).ConfigureAwait(false);
         if (!result.Duplicate)
         {
             _pending.Add(1);

@@ -19,16 +19,27 @@ namespace Tern.Storage.Postgres;
 internal sealed class PostgresWriter : IAsyncDisposable
 {
     private const int MaxBatch = 512;
+
+    /// <summary>
+    /// The advisory lock that orders inbox appends across a cluster. The router reads the inbox by sequence number past a
+    /// cursor; with several writers, a row given a lower number could commit after a higher one was read, and be passed by
+    /// for good. Held from the batch's first statement to its commit, it makes numbers and commits go in the same order.
+    /// </summary>
+    private const long InboxOrderLock = 0x7465726E_696E6278; // "tern" "inbx"
+
     private readonly NpgsqlDataSource _dataSource;
+    private readonly bool _orderInboxAppends;
     private readonly Channel<WriteRequest> _queue;
     private readonly Task _loop;
     private NpgsqlConnection? _connection;
     private long _batches;
     private long _requests;
 
-    public PostgresWriter(NpgsqlDataSource dataSource, int queueCapacity)
+    /// <param name="orderInboxAppends">In a cluster: batches with inbox appends take <see cref="InboxOrderLock"/> first.</param>
+    public PostgresWriter(NpgsqlDataSource dataSource, int queueCapacity, bool orderInboxAppends = false)
     {
         _dataSource = dataSource;
+        _orderInboxAppends = orderInboxAppends;
         _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(queueCapacity)
         {
             SingleReader = true,
@@ -47,9 +58,9 @@ internal sealed class PostgresWriter : IAsyncDisposable
     /// Queues a write: <paramref name="add"/> adds its statements (each returning a result set), <paramref name="read"/>
     /// turns their results into the answer once they are committed.
     /// </summary>
-    public async Task<T> ExecuteAsync<T>(Action<WriteCommands> add, Func<WriteResults, T> read, CancellationToken cancellationToken)
+    public async Task<T> ExecuteAsync<T>(Action<WriteCommands> add, Func<WriteResults, T> read, CancellationToken cancellationToken, bool appendsInbox = false)
     {
-        var request = new WriteRequest<T>(add, read);
+        var request = new WriteRequest<T>(add, read) { AppendsInbox = appendsInbox };
         await _queue.Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
         return await request.Task.ConfigureAwait(false);
     }
@@ -117,6 +128,10 @@ internal sealed class PostgresWriter : IAsyncDisposable
         var connection = await ConnectionAsync().ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection);
         var commands = new WriteCommands(batch);
+        if (_orderInboxAppends && requests.Exists(r => r.AppendsInbox))
+        {
+            commands.Add("SELECT 1 FROM (SELECT pg_advisory_xact_lock(@lock)) AS taken").Parameters.AddWithValue("lock", InboxOrderLock);
+        }
         foreach (var request in requests)
         {
             request.First = batch.BatchCommands.Count;
@@ -180,6 +195,8 @@ internal sealed class PostgresWriter : IAsyncDisposable
         public int First { get; set; }
 
         public int Count { get; set; }
+
+        public bool AppendsInbox { get; init; }
 
         public abstract void AddTo(WriteCommands commands);
 

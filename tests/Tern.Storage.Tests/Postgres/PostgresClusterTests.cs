@@ -136,6 +136,27 @@ public sealed class PostgresClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_inbox_append_waits_for_the_cluster_wide_order_lock_so_sequence_numbers_commit_in_order()
+    {
+        var a = await StartAsync("a");
+        await using var other = new NpgsqlConnection(_connectionString);
+        await other.OpenAsync(Ct);
+        await using var holding = await other.BeginTransactionAsync(Ct);
+        // Another instance's batch holds the lock: its numbers are taken and not yet committed.
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock(8387235699588227704)", other, holding)) await take.ExecuteNonQueryAsync(Ct);
+
+        var append = a.Inbox.AppendAsync(new Envelope("in", "m-1", "chat-1", null, "hi", null, 1_000, MessageKind.Message, "m-1", null, null, null), Ct);
+        await WaitForAsync(() => ScalarAsync("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").GetAwaiter().GetResult() == 1,
+            "a's append waits for the lock");
+        Assert.False(append.IsCompleted);
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM inbox"));
+
+        await holding.CommitAsync(Ct);
+        Assert.False((await append).Duplicate);
+        Assert.Equal(1, await ScalarAsync("SELECT COUNT(*) FROM inbox"));
+    }
+
+    [Fact]
     public async Task An_instance_backlog_count_follows_what_the_other_instances_append_and_route()
     {
         var a = await StartAsync("a");

@@ -51,7 +51,12 @@ public sealed class ClusterTests(ITestOutputHelper output)
 
             // Telegram at its real limits (the stand-in counts every violation); sends in flight per instance bounded.
             string[] settings = [storage, "--Tern:Cluster:Enabled=true", $"--Tern:Sender:Concurrency={Concurrency}", $"--Tern:Logging:StatsInterval={StatsInterval.TotalSeconds}s"];
-            foreach (var started in await Task.WhenAll(Enumerable.Range(0, 3).Select(i => rig.StartTernAsync(output, [.. settings, $"--Tern:Cluster:InstanceId=node-{i}"]))))
+            // The first instance takes every lease; the kill goes to it, so each lease must be taken over.
+            string[] everyLease = ["router", "scheduler", "channel/src", "channel/dst"];
+            instances.Add(await rig.StartTernAsync(output, [.. settings, "--Tern:Cluster:InstanceId=node-0"]));
+            await Eventually.UntilAsync(async () => everyLease.All((await LeasesAsync(instances[0])).Contains), TimeSpan.FromSeconds(60),
+                () => "the first instance did not take every lease");
+            foreach (var started in await Task.WhenAll(Enumerable.Range(1, 2).Select(i => rig.StartTernAsync(output, [.. settings, $"--Tern:Cluster:InstanceId=node-{i}"]))))
             {
                 instances.Add(started);
             }
@@ -67,6 +72,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.False(posted.IsFaulted, posted.Exception?.ToString());
             var victim = await HolderAsync(instances, "channel/src") ?? throw new InvalidOperationException("nobody holds the bot's lease");
             var victimLeases = await LeasesAsync(victim);
+            Assert.All(everyLease, lease => Assert.Contains(lease, victimLeases));
             var inFlight = (await victim.ReadyAsync()).SendsInFlight;
             victim.Kill();
             await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
@@ -75,10 +81,13 @@ public sealed class ClusterTests(ITestOutputHelper output)
             output.WriteLine($"SIGKILLed {victim.BaseUrl} holding [{string.Join(", ", victimLeases)}] with {inFlight} sends in flight; " +
                 $"{receiver.DistinctMessages} webhook messages and {rig.Telegram.Sent.Count} Telegram messages delivered");
 
-            var heir = await EventuallyHolderAsync(survivors, "channel/src", TimeSpan.FromSeconds(60));
-            var takeover = killedAt.Elapsed;
-            output.WriteLine($"the bot's lease was taken over by {heir.BaseUrl} after {takeover.TotalSeconds:0.0} s");
-            Assert.True(takeover <= TimeSpan.FromSeconds(30), $"the bot's lease was taken over after {takeover.TotalSeconds:0.0} s");
+            foreach (var lease in everyLease)
+            {
+                var heir = await EventuallyHolderAsync(survivors, lease, TimeSpan.FromSeconds(60));
+                var takeover = killedAt.Elapsed;
+                output.WriteLine($"lease {lease} taken over by {heir.BaseUrl} within {takeover.TotalSeconds:0.0} s of the kill");
+                Assert.True(takeover <= TimeSpan.FromSeconds(30), $"lease {lease} was taken over after {takeover.TotalSeconds:0.0} s");
+            }
             foreach (var chat in telegramChats) rig.Telegram.EnqueueMany(source, chat, chat, PerTelegramChat - FirstHalf, i => Text(chat, FirstHalf + i));
             release.SetResult();
             var summary = await posted;
@@ -119,7 +128,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             // Each survivor says what it holds; every lease is held by exactly one of them.
             var held = new List<string>();
             foreach (var survivor in survivors) held.AddRange(await LeasesAsync(survivor));
-            foreach (var lease in new[] { "router", "scheduler", "channel/src", "channel/dst" }) Assert.Equal(1, held.Count(l => l == lease));
+            foreach (var lease in everyLease) Assert.Equal(1, held.Count(l => l == lease));
             foreach (var survivor in survivors) Assert.DoesNotContain("has thrown an unhandled exception", survivor.Stdout, StringComparison.Ordinal);
         }
         finally

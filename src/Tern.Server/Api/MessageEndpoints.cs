@@ -73,8 +73,8 @@ internal static class MessageEndpoints
             .ReadsQuery("direction", "in: received; out: sent to a destination.", ["in", "out"])
             .ReadsQuery("status", "Only messages in this status.", Statuses)
             .ReadsQuery("chat", "Only this chat.")
-            .ReadsQuery("since", "Not before this time (ISO 8601).", format: "date-time")
-            .ReadsQuery("until", "Not after this time (ISO 8601).", format: "date-time")
+            .ReadsQuery("since", "Created at or after this time (ISO 8601).", format: "date-time")
+            .ReadsQuery("until", "Created before this time (ISO 8601); the end is not included, so consecutive windows do not overlap.", format: "date-time")
             .ProducesValidationProblem();
 
         group.MapGet("/messages/{id}", async Task<Results<Ok<MessageResponse>, ProblemHttpResult>> (HttpContext context, string id, IMessageQueries queries) =>

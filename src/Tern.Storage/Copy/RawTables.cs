@@ -219,6 +219,16 @@ public abstract class RawTables : IAsyncDisposable
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The first column of every row, as text (table and column names from the engine's catalog).</summary>
+    protected async Task<List<string>> ListAsync(string sql, IReadOnlyList<object?> values, CancellationToken cancellationToken)
+    {
+        await using var command = Command(sql, values);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var names = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) names.Add(reader.GetString(0));
+        return names;
+    }
+
     /// <summary>A command on the copy's connection, its values bound in order.</summary>
     protected DbCommand Command(string sql, IReadOnlyList<object?> values, DbTransaction? transaction = null)
     {

@@ -37,13 +37,4 @@ internal sealed class PostgresTables(NpgsqlConnection connection, string locatio
         var current = await IdentityHighWaterAsync(table, column, cancellationToken).ConfigureAwait(false);
         await ScalarAsync("SELECT setval(pg_get_serial_sequence(@p0, @p1), @p2, true)", [table, column, Math.Max(highWater, current)], cancellationToken).ConfigureAwait(false);
     }
-
-    private async Task<List<string>> ListAsync(string sql, IReadOnlyList<object?> values, CancellationToken cancellationToken)
-    {
-        await using var command = Command(sql, values);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var names = new List<string>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) names.Add(reader.GetString(0));
-        return names;
-    }
 }

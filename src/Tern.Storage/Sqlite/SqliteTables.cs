@@ -33,13 +33,4 @@ internal sealed class SqliteTables(SqliteConnection connection, string location)
         await ExecuteAsync("UPDATE sqlite_sequence SET seq = $p1 WHERE name = $p0 AND seq < $p1", [table, highWater], cancellationToken).ConfigureAwait(false);
         await ExecuteAsync("INSERT INTO sqlite_sequence (name, seq) SELECT $p0, $p1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = $p0)", [table, highWater], cancellationToken).ConfigureAwait(false);
     }
-
-    private async Task<List<string>> ListAsync(string sql, IReadOnlyList<object?> values, CancellationToken cancellationToken)
-    {
-        await using var command = Command(sql, values);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var names = new List<string>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) names.Add(reader.GetString(0));
-        return names;
-    }
 }

@@ -182,6 +182,8 @@ public sealed partial class DeployFilesTests
             ["Tern:Memory:Budget"] = budget,
             ["Tern:Profile"] = "Standard",
             ["Tern:Storage:ConnectionString"] = "Host=postgres;Database=tern;Username=tern",
+            // Three instances on one database are a cluster: each also holds a connection that listens for the others' changes.
+            ["Tern:Cluster:Enabled"] = "true",
         }).Build());
         var database = PostgresDatabase.Create(options.Storage);
         try

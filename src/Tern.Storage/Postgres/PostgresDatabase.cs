@@ -25,8 +25,9 @@ public sealed class PostgresDatabase : IAsyncDisposable
         _options = options;
         Location = PostgresConnectionString.Describe(connection);
         _readers = new SemaphoreSlim(ReadConnectionCapacity);
-        // The pool holds the readers and the writer; more would only queue inside Npgsql instead of here.
-        connection.MaxPoolSize = ReadConnectionCapacity + 1;
+        // The pool holds the readers and the writer (and in a cluster the listener for the other instances' changes); more
+        // would only queue inside Npgsql instead of here.
+        connection.MaxPoolSize = ReadConnectionCapacity + (options.ClusterInstanceId is null ? 1 : 2);
         connection.MinPoolSize = 0;
         // From the memory budget (or Tern:Storage:ConnectionIdleLifetime / …PruningInterval): idle connections are handed back.
         connection.ConnectionIdleLifetime = WholeSeconds(options.ConnectionIdleLifetime);
@@ -55,6 +56,9 @@ public sealed class PostgresDatabase : IAsyncDisposable
 
     /// <summary>Plain values from before sealing that the last <see cref="MigrateAsync"/> sealed.</summary>
     public int SealedAtOpen { get; private set; }
+
+    /// <summary>A connection of the pool for a long-running use (the cluster's listener), outside the readers' bound.</summary>
+    internal ValueTask<NpgsqlConnection> OpenDedicatedConnectionAsync(CancellationToken cancellationToken) => _dataSource.OpenConnectionAsync(cancellationToken);
 
     internal PostgresWriter Writer => _writer ?? throw new InvalidOperationException("The database is not open for writing; call OpenAsync.");
 
@@ -91,7 +95,7 @@ public sealed class PostgresDatabase : IAsyncDisposable
     public async Task<int> OpenAsync(CancellationToken cancellationToken)
     {
         var applied = await MigrateAsync(cancellationToken).ConfigureAwait(false);
-        _writer ??= new PostgresWriter(_dataSource, _options.WriteQueue, orderInboxAppends: _options.ClusterInstanceId is not null);
+        _writer ??= new PostgresWriter(_dataSource, _options.WriteQueue, cluster: _options.ClusterInstanceId is not null);
         return applied;
     }
 

@@ -44,6 +44,9 @@ public sealed class PostgresInboxStore : IInboxStore, IDisposable
 
     internal void OnRouted(int count) => _pending.Add(-count);
 
+    /// <summary>Another instance appended (a notification): the router reads now instead of at its next timeout.</summary>
+    internal void OnAppendedElsewhere() => _appended.Set();
+
     public async Task<InboxAppendResult> AppendAsync(Envelope envelope, CancellationToken cancellationToken)
     {
         var result = await _database.Writer.ExecuteAsync(commands => Bind(commands.Add(AppendSql), envelope), results =>
@@ -52,7 +55,7 @@ public sealed class PostgresInboxStore : IInboxStore, IDisposable
             // insert; the platform's retry (this fails the request) finds the row.
             if (results.Rows(0) is not [var row, ..]) throw new InvalidOperationException($"inbox row {envelope.ChannelId}/{envelope.PlatformId} was inserted concurrently; retry");
             return new InboxAppendResult((long)row[0]!, Duplicate: (bool)row[1]!);
-        }, cancellationToken, appendsInbox: true).ConfigureAwait(false);
+        }, cancellationToken, WriteChanges.Inbox).ConfigureAwait(false);
         if (!result.Duplicate)
         {
             _pending.Add(1);

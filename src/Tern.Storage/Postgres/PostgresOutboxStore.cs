@@ -154,7 +154,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
             BindInstance(command);
             command.Parameters.AddWithValue("seqs", NpgsqlDbType.Array | NpgsqlDbType.Bigint, inboxSeqs as long[] ?? inboxSeqs.ToArray());
             BindDeliveries(command, deliveries);
-        }, results => ((int)results.Int64(0), (int)Column(results, 0, 1)), cancellationToken).ConfigureAwait(false);
+        }, results => ((int)results.Int64(0), (int)Column(results, 0, 1)), cancellationToken, WriteChanges.Outbox).ConfigureAwait(false);
         // Outbox up before inbox down: the backlog the ingress gate reads never dips in between.
         OnAdded(inserted);
         _inbox.OnRouted(routed);
@@ -171,7 +171,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         }, results => results.Rows(0) is [var row, ..]
             ? new EnqueueResult((long)row[0]!, Existing: (bool)row[1]!)
             : throw new InvalidOperationException($"delivery with idempotency key '{delivery.IdempotencyKey}' was inserted concurrently; retry"),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken, WriteChanges.Outbox).ConfigureAwait(false);
         if (!result.Existing) OnAdded(1);
         return result;
     }
@@ -179,9 +179,12 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     public async Task AddAsync(IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken)
     {
         if (deliveries.Count == 0) return;
-        var inserted = await _database.Writer.ExecuteAsync(commands => BindDeliveries(commands.Add(AddSql), deliveries), results => (int)results.Int64(0), cancellationToken).ConfigureAwait(false);
+        var inserted = await _database.Writer.ExecuteAsync(commands => BindDeliveries(commands.Add(AddSql), deliveries), results => (int)results.Int64(0), cancellationToken, WriteChanges.Outbox).ConfigureAwait(false);
         OnAdded(inserted);
     }
+
+    /// <summary>Another instance added deliveries (a notification): the sender looks for due lanes now.</summary>
+    internal void OnAddedElsewhere() => _added.Set();
 
     private void OnAdded(int count)
     {

@@ -76,7 +76,9 @@ public sealed class PostgresStorageEngine : IStorageEngine
         await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var inbox = await PostgresInboxStore.OpenAsync(_database, cancellationToken).ConfigureAwait(false);
         var outbox = await PostgresOutboxStore.OpenAsync(_database, inbox, cancellationToken).ConfigureAwait(false);
-        return new PipelineStores(inbox, outbox, new Both(inbox, outbox));
+        // In a cluster the other instances' appends and deliveries wake this one's router and sender.
+        var listener = _database.ClusterInstanceId is null ? null : new PostgresNotifications(_database, inbox.OnAppendedElsewhere, outbox.OnAddedElsewhere);
+        return new PipelineStores(inbox, outbox, new Owned(inbox, outbox, listener));
     }
 
     public async Task<Copy.RawTables> OpenRawTablesAsync(CancellationToken cancellationToken) =>
@@ -86,12 +88,14 @@ public sealed class PostgresStorageEngine : IStorageEngine
 
     public ValueTask DisposeAsync() => _database.DisposeAsync();
 
-    private sealed class Both(IDisposable first, IDisposable second) : IDisposable
+    private sealed class Owned(IDisposable inbox, IDisposable outbox, PostgresNotifications? listener) : IDisposable
     {
         public void Dispose()
         {
-            second.Dispose();
-            first.Dispose();
+            // The listener first: it calls into the stores.
+            listener?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            outbox.Dispose();
+            inbox.Dispose();
         }
     }
 }

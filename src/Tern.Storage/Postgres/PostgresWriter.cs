@@ -28,18 +28,21 @@ internal sealed class PostgresWriter : IAsyncDisposable
     private const long InboxOrderLock = 0x7465726E_696E6278; // "tern" "inbx"
 
     private readonly NpgsqlDataSource _dataSource;
-    private readonly bool _orderInboxAppends;
+    private readonly bool _cluster;
     private readonly Channel<WriteRequest> _queue;
     private readonly Task _loop;
     private NpgsqlConnection? _connection;
     private long _batches;
     private long _requests;
 
-    /// <param name="orderInboxAppends">In a cluster: batches with inbox appends take <see cref="InboxOrderLock"/> first.</param>
-    public PostgresWriter(NpgsqlDataSource dataSource, int queueCapacity, bool orderInboxAppends = false)
+    /// <param name="cluster">
+    /// Several instances on the database: batches with inbox appends take <see cref="InboxOrderLock"/> first, and batches
+    /// that add rows another instance works on notify it (<see cref="PostgresNotifications"/>) when they commit.
+    /// </param>
+    public PostgresWriter(NpgsqlDataSource dataSource, int queueCapacity, bool cluster = false)
     {
         _dataSource = dataSource;
-        _orderInboxAppends = orderInboxAppends;
+        _cluster = cluster;
         _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(queueCapacity)
         {
             SingleReader = true,
@@ -58,9 +61,9 @@ internal sealed class PostgresWriter : IAsyncDisposable
     /// Queues a write: <paramref name="add"/> adds its statements (each returning a result set), <paramref name="read"/>
     /// turns their results into the answer once they are committed.
     /// </summary>
-    public async Task<T> ExecuteAsync<T>(Action<WriteCommands> add, Func<WriteResults, T> read, CancellationToken cancellationToken, bool appendsInbox = false)
+    public async Task<T> ExecuteAsync<T>(Action<WriteCommands> add, Func<WriteResults, T> read, CancellationToken cancellationToken, WriteChanges changes = WriteChanges.None)
     {
-        var request = new WriteRequest<T>(add, read) { AppendsInbox = appendsInbox };
+        var request = new WriteRequest<T>(add, read) { Changes = changes };
         await _queue.Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
         return await request.Task.ConfigureAwait(false);
     }
@@ -128,7 +131,9 @@ internal sealed class PostgresWriter : IAsyncDisposable
         var connection = await ConnectionAsync().ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection);
         var commands = new WriteCommands(batch);
-        if (_orderInboxAppends && requests.Exists(r => r.AppendsInbox))
+        var changes = WriteChanges.None;
+        foreach (var request in requests) changes |= request.Changes;
+        if (_cluster && changes.HasFlag(WriteChanges.Inbox))
         {
             commands.Add("SELECT 1 FROM (SELECT pg_advisory_xact_lock(@lock)) AS taken").Parameters.AddWithValue("lock", InboxOrderLock);
         }
@@ -138,6 +143,9 @@ internal sealed class PostgresWriter : IAsyncDisposable
             request.AddTo(commands);
             request.Count = batch.BatchCommands.Count - request.First;
         }
+        // Delivered to the listeners at the commit, once per channel however many requests changed it.
+        if (_cluster && changes.HasFlag(WriteChanges.Inbox)) commands.Add($"SELECT 1 FROM (SELECT pg_notify('{PostgresNotifications.InboxChannel}', '')) AS told");
+        if (_cluster && changes.HasFlag(WriteChanges.Outbox)) commands.Add($"SELECT 1 FROM (SELECT pg_notify('{PostgresNotifications.OutboxChannel}', '')) AS told");
         var results = new List<List<object?[]>>(batch.BatchCommands.Count);
         try
         {
@@ -196,7 +204,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
 
         public int Count { get; set; }
 
-        public bool AppendsInbox { get; init; }
+        public WriteChanges Changes { get; init; }
 
         public abstract void AddTo(WriteCommands commands);
 
@@ -227,6 +235,19 @@ internal sealed class PostgresWriter : IAsyncDisposable
 
         public override void Fail(Exception ex) => _completion.TrySetException(ex);
     }
+}
+
+/// <summary>What a write request adds that other instances of a cluster work on.</summary>
+[Flags]
+internal enum WriteChanges
+{
+    None = 0,
+
+    /// <summary>Inbox rows (the router reads them).</summary>
+    Inbox = 1,
+
+    /// <summary>New deliveries (every instance's sender claims them).</summary>
+    Outbox = 2,
 }
 
 /// <summary>Where a write request adds its statements.</summary>

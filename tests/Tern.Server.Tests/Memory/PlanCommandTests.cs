@@ -100,6 +100,11 @@ public sealed class PlanCommandTests
         { "Tern:Storage:ConnectionIdleLifetime", "--Tern:Storage:ConnectionIdleLifetime=forever" },
         { "Tern:Storage:ConnectionPruningInterval", "--Tern:Storage:ConnectionPruningInterval=0s" },
         { "Tern:Memory:Budgett", "--Tern:Memory:Budgett=64MB" },
+        { "Tern:Cluster:Enabled", "--Tern:Cluster:Enabled=yes" },
+        // A cluster shares one PostgreSQL database; a SQLite file is one process's.
+        { "Tern:Cluster:Enabled", "--Tern:Cluster:Enabled=true" },
+        { "Tern:Cluster:InstanceId", "--Tern:Cluster:InstanceId=node 1" },
+        { "Tern:Cluster:LeaseTimeToLive", "--Tern:Cluster:LeaseTimeToLive=1s" },
     };
 
     [Theory]

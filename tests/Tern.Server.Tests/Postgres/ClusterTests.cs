@@ -129,6 +129,17 @@ public sealed class ClusterTests(ITestOutputHelper output)
             var held = new List<string>();
             foreach (var survivor in survivors) held.AddRange(await LeasesAsync(survivor));
             foreach (var lease in everyLease) Assert.Equal(1, held.Count(l => l == lease));
+            foreach (var survivor in survivors)
+            {
+                // Ready whether or not it routes (a standby takes messages in and sends); /memory says what it holds and since when.
+                Assert.Equal(200, (await survivor.ReadyAsync()).HttpStatus);
+                using var memory = JsonDocument.Parse(await survivor.Http.GetStringAsync(new Uri("/memory", UriKind.Relative)));
+                var cluster = memory.RootElement.GetProperty("cluster");
+                Assert.True(cluster.GetProperty("enabled").GetBoolean());
+                var listed = cluster.GetProperty("leases").EnumerateArray().Select(l => l.GetProperty("name").GetString()!).ToList();
+                Assert.Equal(await LeasesAsync(survivor), listed);
+                Assert.Contains(LeaseNamesOf(cluster.GetProperty("instance").GetString()!), listed);
+            }
             foreach (var survivor in survivors) Assert.DoesNotContain("has thrown an unhandled exception", survivor.Stdout, StringComparison.Ordinal);
         }
         finally
@@ -137,6 +148,8 @@ public sealed class ClusterTests(ITestOutputHelper output)
             await server.DropDatabaseAsync(database, CancellationToken.None);
         }
     }
+
+    private static string LeaseNamesOf(string instance) => "instance/" + instance;
 
     private static string Text(long chat, int i) => $"{chat.ToString(CultureInfo.InvariantCulture)}/{i.ToString(CultureInfo.InvariantCulture)}";
 

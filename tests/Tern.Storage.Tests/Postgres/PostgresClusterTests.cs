@@ -157,6 +157,26 @@ public sealed class PostgresClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Another_instances_appends_and_deliveries_are_notified_when_they_commit()
+    {
+        var a = await StartAsync("a");
+        var b = await StartAsync("b");
+        var (appended, added) = (0, 0);
+        await using var listener = new PostgresNotifications(b.Database, () => Interlocked.Increment(ref appended), () => Interlocked.Increment(ref added));
+        // Listening: it looks once on its own (changes made while it was not listening), then only when told.
+        await WaitForAsync(() => Volatile.Read(ref appended) == 1 && Volatile.Read(ref added) == 1, "b listens");
+
+        await a.Inbox.AppendAsync(new Envelope("in", "m-1", "chat-1", null, "hi", null, 1_000, MessageKind.Message, "m-1", null, null, null), Ct);
+        await WaitForAsync(() => Volatile.Read(ref appended) == 2, "b is told of a's append");
+        Assert.Equal(1, Volatile.Read(ref added));
+
+        await AddLanesAsync(a, 2);
+        await WaitForAsync(() => Volatile.Read(ref added) == 2, "b is told of a's deliveries");
+        Assert.Equal(2, Volatile.Read(ref appended));
+        Assert.Equal(2, listener.Received);
+    }
+
+    [Fact]
     public async Task An_instance_backlog_count_follows_what_the_other_instances_append_and_route()
     {
         var a = await StartAsync("a");

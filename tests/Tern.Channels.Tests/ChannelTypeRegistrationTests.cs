@@ -66,7 +66,8 @@ public sealed class ChannelTypeRegistrationTests : IDisposable
     [Fact]
     public void A_telegram_chat_shows_no_button_press_and_no_edit_of_a_forward_and_a_webhook_shows_everything()
     {
-        Assert.Equal(ChannelCapabilities.None, _types.CapabilitiesOf(TelegramChannelType.TypeName));
+        // A bot's limits are its own: in a cluster one instance at a time sends for it.
+        Assert.Equal(ChannelCapabilities.OneInstanceAtATime, _types.CapabilitiesOf(TelegramChannelType.TypeName));
         Assert.Equal(ChannelCapabilities.All, _types.CapabilitiesOf(ChannelTypes.Webhook));
         // The tenants' event webhooks have no contract: nothing is held back from them.
         Assert.Equal(ChannelCapabilities.All, _types.CapabilitiesOf(ChannelTypes.TenantWebhook));

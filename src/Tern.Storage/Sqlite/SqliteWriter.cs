@@ -108,7 +108,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
             catch (Exception ex)
             {
                 _transaction = null;
-                request.Fail(ex);
+                request.Fail(SqliteFailures.Unavailable(ex) ?? ex);
             }
         }
     }

@@ -25,6 +25,23 @@ public sealed class SqliteDatabaseTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
+    [Theory]
+    [InlineData(13, true)] // SQLITE_FULL: the disk is full
+    [InlineData(10, true)] // SQLITE_IOERR
+    [InlineData(14, true)] // SQLITE_CANTOPEN
+    [InlineData(5, true)] // SQLITE_BUSY past the busy timeout
+    [InlineData(19, false)] // SQLITE_CONSTRAINT: this write is wrong, trying again will not help
+    [InlineData(1, false)] // SQLITE_ERROR: a bad statement
+    public void A_full_disk_or_an_IO_error_is_storage_unavailable_and_a_bad_statement_is_not(int code, bool unavailable)
+    {
+        var failure = new SqliteException("failure", code);
+
+        var mapped = SqliteFailures.Unavailable(failure);
+
+        Assert.Equal(unavailable, mapped is not null);
+        if (mapped is not null) Assert.Same(failure, mapped.InnerException);
+    }
+
     [Fact]
     public void Migration_files_are_found_in_version_order_with_their_names()
     {

@@ -1,5 +1,6 @@
 # Shared by bench/webhook.sh and bench/telegram.sh (sourced, not run): the builds, the driver's common
-# arguments and the machine line. The caller has set ROOT, OUT, COUNTS, BUILDS and TERN_SETTINGS.
+# arguments and the machine line. The caller has set ROOT, OUT, COUNTS, BUILDS and TERN_SETTINGS
+# (STORAGE and INSTANCES are optional: sqlite and 1).
 
 # Publishes the tern builds named in $BUILDS and the driver into $OUT, unless NO_BUILD is set.
 bench_build() {
@@ -33,6 +34,7 @@ bench_args() {
   for variable in ${TERN_ENV:-}; do
     args+=(--env "$variable")
   done
+  args+=(--storage "${STORAGE:-sqlite}" --instances "${INSTANCES:-1}")
   [ -n "${KEEP:-}" ] && args+=(--keep)
   [ -n "${WAIT_QUIET:-}" ] && args+=(--wait-quiet "$WAIT_QUIET")
   return 0

@@ -12,7 +12,9 @@
 #   3. starts tern again and waits until every copy has arrived at the stand-in.
 # It prints one table row per run:
 #   seconds / msg/s   from the arrival of tern's first getUpdates to the last new copy at the stand-in
-#   peak RSS MB       max of VmRSS (/proc/PID/status), sampled every 100 ms from the first getUpdates to the end
+#   peak RSS MB       max of VmRSS (/proc/PID/status), sampled every 100 ms from the first getUpdates to the end; with
+#                     several instances, the highest instance's peak
+#   sum RSS MB        the instances' peaks added up (= peak RSS MB with one instance)
 #   peak private MB   max of Private_Clean + Private_Dirty (/proc/PID/smaps_rollup), same samples
 #   lost, duplicated  counted per expected text per chat among the destination bot's sendMessage calls
 #   out-of-order chats  chats whose copies did not arrive in the order of their messages
@@ -20,8 +22,11 @@
 #   end RSS MB        VmRSS once everything was delivered
 #   idle RSS MB       VmRSS of step 1 (same build, directory and settings, nothing to poll)
 #   ingest msg/s      N / time until the stand-in had no unconfirmed update (all committed to tern's inbox)
-#   tern CPU ms/msg   user + system CPU time of tern from the first getUpdates to the last copy, per message
-#   others' CPU %     CPU used by other processes (not tern, not the driver) in that window, as a share
+#   tern CPU ms/msg   user + system CPU time of tern (all instances) from the first getUpdates to the last copy, per message
+#   postgres CPU ms/msg  CPU time of the run's PostgreSQL server (postmaster and backends), per message (— on SQLite)
+#   connections used  max, over samples every 100 ms during the load, of the connections on the run's
+#                     database other than the driver's sampling one (pg_stat_activity; — on SQLite)
+#   others' CPU %     CPU used by other processes (not tern, not the driver, not its PostgreSQL) in that window, as a share
 #                     of the machine: anything well above 0 means the figures are skewed by other work
 #   exit              tern's exit code after SIGTERM at the end of the run
 # Every 10 s it prints the copies delivered so far, RSS, private memory and the updates still
@@ -33,6 +38,9 @@
 #   TERN_SETTINGS="Tern:Memory:Budget=256MB"   extra settings for `tern serve`, space-separated (default
 #                     none; the driver always passes Tern:Telegram:PollTimeout=5s first)
 #   TERN_ENV="DOTNET_GCHeapHardLimit=0xC000000 ..."   environment for `tern serve` only, space-separated
+#   STORAGE=postgres  a private PostgreSQL server started by the driver (Debian's postgresql package,
+#                     /usr/lib/postgresql/<version>/bin), a fresh database per run; default sqlite
+#   INSTANCES=2       tern serve processes per run, as a cluster on that database (needs STORAGE=postgres)
 #   KEEP=1            keep each run's directory (database, tern.log, tern-idle.log) under $TMPDIR
 #   WAIT_QUIET=600    before each measured start, wait up to this many seconds for the machine to be quiet
 #   NO_BUILD=1        reuse artifacts/bench from the previous run

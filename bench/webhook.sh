@@ -8,7 +8,9 @@
 # POSTs N messages to /hooks/webhook/in at a fixed HTTP concurrency; and waits until every message
 # has arrived at the receiver. It prints one table row per run:
 #   seconds / msg/s   first POST to the last new delivery at the receiver (end to end)
-#   peak RSS MB       max of VmRSS (/proc/PID/status), sampled every 100 ms from the first POST to the end
+#   peak RSS MB       max of VmRSS (/proc/PID/status), sampled every 100 ms from the first POST to the end; with
+#                     several instances, the highest instance's peak
+#   sum RSS MB        the instances' peaks added up (= peak RSS MB with one instance)
 #   peak private MB   max of Private_Clean + Private_Dirty (/proc/PID/smaps_rollup), same samples
 #   lost, duplicated  counted per message at the receiver
 #   VmHWM MB          the kernel's high-water mark of RSS over the process's whole life (catches
@@ -16,8 +18,11 @@
 #   end RSS MB        VmRSS once everything was delivered
 #   idle RSS MB       VmRSS 2 s after /health/ready, before the load
 #   ingest msg/s      N / time until the last POST was answered (202 = committed)
-#   tern CPU ms/msg   user + system CPU time of tern from the first POST to the last delivery, per message
-#   others' CPU %     CPU used by other processes (not tern, not the driver) in that window, as a share
+#   tern CPU ms/msg   user + system CPU time of tern (all instances) from the first POST to the last delivery, per message
+#   postgres CPU ms/msg  CPU time of the run's PostgreSQL server (postmaster and backends), per message (— on SQLite)
+#   connections used  max, over samples every 100 ms during the load, of the connections on the run's
+#                     database other than the driver's sampling one (pg_stat_activity; — on SQLite)
+#   others' CPU %     CPU used by other processes (not tern, not the driver, not its PostgreSQL) in that window, as a share
 #                     of the machine: anything well above 0 means the figures are skewed by other work
 #   503s, errors      ingress refusals (retried after Retry-After) and other failed POSTs
 #   exit              tern's exit code after SIGTERM at the end of the run
@@ -28,6 +33,9 @@
 #   CHATS=100         chats the messages are spread over (delivery is ordered per chat)
 #   TERN_SETTINGS="Tern:Ingress:MaxBacklog=10000000"   extra settings for `tern serve`, space-separated
 #   TERN_ENV="DOTNET_GCHeapHardLimit=0xC000000 ..."   environment for `tern serve` only, space-separated
+#   STORAGE=postgres  a private PostgreSQL server started by the driver (Debian's postgresql package,
+#                     /usr/lib/postgresql/<version>/bin), a fresh database per run; default sqlite
+#   INSTANCES=2       tern serve processes per run, as a cluster on that database (needs STORAGE=postgres)
 #   KEEP=1            keep each run's directory (database and tern.log) under $TMPDIR
 #   WAIT_QUIET=600    before each run, wait up to this many seconds for the machine to be quiet
 #   NO_BUILD=1        reuse artifacts/bench from the previous run

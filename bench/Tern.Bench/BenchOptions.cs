@@ -1,4 +1,5 @@
 using System.Globalization;
+using static System.FormattableString;
 
 namespace Tern.Bench;
 
@@ -6,9 +7,12 @@ internal sealed class BenchOptions
 {
     public const string Webhook = "webhook";
     public const string Telegram = "telegram";
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
 
     public const string Usage = """
         Tern.Bench [--scenario webhook|telegram] --target NAME=PATH [--target …] --n N [--n …] [--concurrency 64] [--chats 100]
+                   [--storage sqlite|postgres] [--instances 1]
                    [--setting Tern:Key=value …] [--env NAME=VALUE …] [--stall-timeout 60] [--wait-quiet SECONDS] [--keep]
           --scenario      webhook (default): POSTs to a webhook channel, delivered to a loopback receiver here;
                           telegram: a getUpdates backlog forwarded bot → bot through the Bot API stand-in here
@@ -16,6 +20,10 @@ internal sealed class BenchOptions
           --n             messages per run; every target runs once per N
           --concurrency   HTTP requests in flight against the webhook ingress (webhook scenario)
           --chats         distinct chats the messages are spread over (delivery is ordered per chat)
+          --storage       sqlite (default): tern's database in the run's directory; postgres: a private PostgreSQL
+                          server started by the driver (tests/Tern.StandIns), a fresh database per run
+          --instances     tern serve processes per run (default 1); more than 1 needs --storage postgres and runs
+                          them as a cluster (Tern:Cluster:Enabled=true, InstanceId bench-0, bench-1, …)
           --setting       passed to `tern serve` as --Tern:Key=value (repeatable)
           --env           an environment variable for `tern serve` only (repeatable), e.g. DOTNET_GCHeapHardLimit=0xC000000
           --stall-timeout give up when no new delivery arrives for this many seconds
@@ -33,6 +41,10 @@ internal sealed class BenchOptions
     public int Concurrency { get; private set; } = 64;
 
     public int Chats { get; private set; } = 100;
+
+    public string Storage { get; private set; } = Sqlite;
+
+    public int Instances { get; private set; } = 1;
 
     public List<string> Settings { get; } = [];
 
@@ -78,6 +90,15 @@ internal sealed class BenchOptions
                 case "--chats":
                     options.Chats = Positive("--chats", Value());
                     break;
+                case "--storage":
+                    {
+                        var value = Value();
+                        options.Storage = value is Sqlite or Postgres ? value : throw new ArgumentException($"--storage '{value}': expected {Sqlite} or {Postgres}");
+                        break;
+                    }
+                case "--instances":
+                    options.Instances = Positive("--instances", Value());
+                    break;
                 case "--setting":
                     {
                         var value = Value();
@@ -111,6 +132,10 @@ internal sealed class BenchOptions
         }
         if (options.Targets.Count == 0) throw new ArgumentException("at least one --target is required");
         if (options.Counts.Count == 0) throw new ArgumentException("at least one --n is required");
+        if (options.Instances > 1 && options.Storage != Postgres)
+        {
+            throw new ArgumentException(Invariant($"--instances {options.Instances}: several instances share one PostgreSQL database; add --storage {Postgres}"));
+        }
         return options;
     }
 

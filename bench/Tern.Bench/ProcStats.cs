@@ -101,34 +101,79 @@ internal sealed class MemorySampler : IDisposable
     public void Dispose() => _timer.Dispose();
 }
 
+/// <summary>One <see cref="MemorySampler"/> per tern instance of a run: the max of their peaks and the sum of their peaks.</summary>
+internal sealed class MemorySamplers : IDisposable
+{
+    private readonly List<MemorySampler> _samplers;
+
+    public MemorySamplers(IEnumerable<int> pids, TimeSpan interval)
+    {
+        _samplers = pids.Select(pid => new MemorySampler(pid, interval)).ToList();
+    }
+
+    public long PeakRssKb => _samplers.Max(s => s.PeakRssKb);
+
+    public long SumOfPeakRssKb => _samplers.Sum(s => s.PeakRssKb);
+
+    public long PeakPrivateKb => _samplers.Max(s => s.PeakPrivateKb);
+
+    public int Samples => _samplers.Sum(s => s.Samples);
+
+    /// <summary>When the highest RSS sample of the instance with the highest peak was taken.</summary>
+    public TimeSpan PeakRssAt => _samplers.MaxBy(s => s.PeakRssKb)!.PeakRssAt;
+
+    /// <summary>Per instance, in order: "a / b MB" when there are several.</summary>
+    public string PerInstance => string.Join(" / ", _samplers.Select(s => Invariant($"{s.PeakRssKb / 1024.0:F1}"))) + " MB";
+
+    public void Observe(IReadOnlyList<MemoryReading> readings)
+    {
+        for (var k = 0; k < _samplers.Count; k++) _samplers[k].Observe(readings[k]);
+    }
+
+    public async Task StopAsync()
+    {
+        foreach (var sampler in _samplers) await sampler.StopAsync();
+    }
+
+    public void Dispose()
+    {
+        foreach (var sampler in _samplers) sampler.Dispose();
+    }
+}
+
 /// <summary>CPU accounting from /proc: tern's own time, the driver's, and everyone else's.</summary>
 internal static class Cpu
 {
     private static readonly double Hz = Native.SysConf(Native.ScClkTck) is > 0 and var hz ? hz : 100;
 
-    public readonly record struct Reading(long Timestamp, double MachineBusySeconds, double TernSeconds, double DriverSeconds);
+    /// <param name="TernSeconds">summed over the run's tern instances</param>
+    /// <param name="PostgresSeconds">the run's PostgreSQL server: the postmaster, its live backends and the ones it reaped (0 on SQLite)</param>
+    public readonly record struct Reading(long Timestamp, double MachineBusySeconds, double TernSeconds, double DriverSeconds, double PostgresSeconds);
 
-    /// <param name="ternPid">null while no tern runs (its time is then 0)</param>
-    public static Reading Snapshot(int? ternPid) =>
-        new(Stopwatch.GetTimestamp(), MachineBusySeconds(), ternPid is { } pid ? ProcessSeconds(pid.ToString(CultureInfo.InvariantCulture)) : 0, ProcessSeconds("self"));
+    /// <param name="ternPids">the run's tern instances (none while no tern runs: their time is then 0)</param>
+    /// <param name="postgresPid">the private PostgreSQL server's postmaster, when the run uses one</param>
+    public static Reading Snapshot(IReadOnlyCollection<int> ternPids, int? postgresPid = null) =>
+        new(Stopwatch.GetTimestamp(), MachineBusySeconds(), ternPids.Sum(pid => ProcessSeconds(pid.ToString(CultureInfo.InvariantCulture))), ProcessSeconds("self"),
+            postgresPid is { } pg ? PostgresSeconds(pg) : 0);
 
-    /// <summary>CPU used by processes other than tern and the driver, as a share of the machine's capacity over the interval.</summary>
+    /// <summary>CPU used by processes other than tern, the driver and the run's PostgreSQL, as a share of the machine's capacity over the interval.</summary>
     public static double OthersPercent(Reading before, Reading after)
     {
         var wall = Stopwatch.GetElapsedTime(before.Timestamp, after.Timestamp).TotalSeconds;
-        var others = (after.MachineBusySeconds - before.MachineBusySeconds) - (after.TernSeconds - before.TernSeconds) - (after.DriverSeconds - before.DriverSeconds);
+        var others = (after.MachineBusySeconds - before.MachineBusySeconds) - (after.TernSeconds - before.TernSeconds) - (after.DriverSeconds - before.DriverSeconds)
+            - (after.PostgresSeconds - before.PostgresSeconds);
         return wall <= 0 ? 0 : Math.Max(0, others) * 100 / (wall * Environment.ProcessorCount);
     }
 
     /// <summary>Waits until other processes leave the machine (nearly) idle for 5 s, or <paramref name="max"/> passes.</summary>
-    public static async Task WaitQuietAsync(int? ternPid, TimeSpan max)
+    public static async Task WaitQuietAsync(IReadOnlyCollection<int> ternPids, TimeSpan max, int? postgresPid = null)
     {
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            var before = Snapshot(ternPid);
+            var before = Snapshot(ternPids, postgresPid);
             await Task.Delay(TimeSpan.FromSeconds(5));
-            var after = Snapshot(ternPid);
+            var after = Snapshot(ternPids, postgresPid);
             var others = OthersPercent(before, after);
             if (others < 10)
             {
@@ -152,6 +197,44 @@ internal static class Cpu
         var total = fields.Take(8).Sum();
         return (total - fields[3] - fields[4]) / Hz;
     }
+
+    /// <summary>
+    /// The postmaster's own time and its reaped children's (cutime + cstime), plus the user + system time of its live
+    /// children (the backends): a backend that exits moves from the second sum to the first.
+    /// </summary>
+    private static double PostgresSeconds(int postmaster)
+    {
+        var fields = StatFields(postmaster.ToString(CultureInfo.InvariantCulture));
+        if (fields is null) return double.NaN;
+        var ticks = Ticks(fields, 11) + Ticks(fields, 12) + Ticks(fields, 13) + Ticks(fields, 14);
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(directory);
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
+            var child = StatFields(name);
+            // After "pid (comm) " the parent's pid (field 4 of the man page) is at 1 here.
+            if (child is null || child[1] != postmaster.ToString(CultureInfo.InvariantCulture)) continue;
+            ticks += Ticks(child, 11) + Ticks(child, 12);
+        }
+        return ticks / Hz;
+    }
+
+    /// <summary>The fields of /proc/PID/stat after "pid (comm) ", or null when the process is gone.</summary>
+    private static string[]? StatFields(string pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static long Ticks(string[] fields, int index) =>
+        index < fields.Length && long.TryParse(fields[index], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : 0;
 
     /// <summary>User + system CPU time of a process, from /proc/PID/stat; NaN when it is gone.</summary>
     private static double ProcessSeconds(string pid)

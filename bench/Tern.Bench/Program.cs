@@ -25,10 +25,11 @@ public static class Program
             return 2;
         }
 
+        await using var storage = await BenchStorage.StartAsync(options.Storage);
         return options.Scenario switch
         {
-            BenchOptions.Telegram => await TelegramBench.RunAsync(options),
-            _ => await WebhookBench.RunAsync(options),
+            BenchOptions.Telegram => await TelegramBench.RunAsync(options, storage),
+            _ => await WebhookBench.RunAsync(options, storage),
         };
     }
 }
@@ -98,6 +99,12 @@ internal static class Runs
         {
         }
     }
+
+    /// <summary>"—" on SQLite (no server of its own), else PostgreSQL's CPU time per message.</summary>
+    public static string PostgresCpu(string storage, double seconds, int n) => storage == BenchOptions.Postgres ? Invariant($"{seconds * 1000 / n:F2}") : "—";
+
+    /// <summary>The connections-used figure: "—" on SQLite.</summary>
+    public static string Connections(long? connections) => connections is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "—";
 
     public static long DatabaseBytes(string home) => Directory.GetFiles(Path.Combine(home, "data")).Sum(f => new FileInfo(f).Length);
 }

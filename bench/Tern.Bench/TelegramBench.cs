@@ -24,15 +24,15 @@ internal static class TelegramBench
     /// <summary>Passed to every `tern serve` before the user's settings: a short long poll, so SIGTERM is answered quickly.</summary>
     public const string PollTimeout = "Tern:Telegram:PollTimeout=5s";
 
-    public static async Task<int> RunAsync(BenchOptions options)
+    public static async Task<int> RunAsync(BenchOptions options, BenchStorage storage)
     {
-        Console.WriteLine(Invariant($"Bot API stand-in in the driver (flood limits off); chats {options.Chats}; destination limits {NoLimits}; tern settings: {string.Join(" ", [PollTimeout, .. options.Settings])}; tern environment: {string.Join(" ", options.Environment.Select(e => e.Key + "=" + e.Value))}"));
+        Console.WriteLine(Invariant($"Bot API stand-in in the driver (flood limits off); chats {options.Chats}; storage {options.Storage}; instances {options.Instances}; destination limits {NoLimits}; tern settings: {string.Join(" ", [PollTimeout, .. options.Settings])}; tern environment: {string.Join(" ", options.Environment.Select(e => e.Key + "=" + e.Value))}"));
         Runs.PrintMachine();
 
         // JIT the stand-in's getUpdates and sendMessage paths first, so the first run is not the driver's warm-up.
         await WarmUpAsync();
 
-        return await Runs.RunAllAsync(options, TelegramResult.Header, TelegramResult.Rule, (target, n) => TelegramRun.ExecuteAsync(target, n, options));
+        return await Runs.RunAllAsync(options, TelegramResult.Header, TelegramResult.Rule, (target, n) => TelegramRun.ExecuteAsync(target, n, options, storage));
     }
 
     /// <summary>A throwaway stand-in: 20 pages of getUpdates and 3,000 sendMessage calls, JSON bodies as tern sends them.</summary>
@@ -75,10 +75,13 @@ internal static class TelegramBench
 
 internal sealed record TelegramResult(
     string Build,
+    string Storage,
+    int Instances,
     int N,
     double Seconds,
     double IngestSeconds,
     double PeakRssMb,
+    double SumRssMb,
     double PeakPrivateMb,
     long Lost,
     long Duplicated,
@@ -87,14 +90,16 @@ internal sealed record TelegramResult(
     double EndRssMb,
     double IdleRssMb,
     double CpuSeconds,
+    double PostgresCpuSeconds,
+    long? Connections,
     double OthersCpuPercent,
     int ExitCode) : IRunResult
 {
-    public const string Header = "| build | N | seconds | msg/s | peak RSS MB | peak private MB | lost | duplicated | out-of-order chats | VmHWM MB | end RSS MB | idle RSS MB | ingest msg/s | tern CPU ms/msg | others' CPU % | exit |";
-    public const string Rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    public const string Header = "| build | storage | instances | N | seconds | msg/s | peak RSS MB | sum RSS MB | peak private MB | lost | duplicated | out-of-order chats | VmHWM MB | end RSS MB | idle RSS MB | ingest msg/s | tern CPU ms/msg | postgres CPU ms/msg | connections used | others' CPU % | exit |";
+    public const string Rule = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     public string Row => Invariant(
-        $"| {Build} | {N} | {Seconds:F1} | {N / Seconds:F0} | {PeakRssMb:F1} | {PeakPrivateMb:F1} | {Lost} | {Duplicated} | {OutOfOrderChats} | {HwmMb:F1} | {EndRssMb:F1} | {IdleRssMb:F1} | {N / IngestSeconds:F0} | {CpuSeconds * 1000 / N:F2} | {OthersCpuPercent:F0} | {ExitCode} |");
+        $"| {Build} | {Storage} | {Instances} | {N} | {Seconds:F1} | {N / Seconds:F0} | {PeakRssMb:F1} | {SumRssMb:F1} | {PeakPrivateMb:F1} | {Lost} | {Duplicated} | {OutOfOrderChats} | {HwmMb:F1} | {EndRssMb:F1} | {IdleRssMb:F1} | {N / IngestSeconds:F0} | {CpuSeconds * 1000 / N:F2} | {Runs.PostgresCpu(Storage, PostgresCpuSeconds, N)} | {Runs.Connections(Connections)} | {OthersCpuPercent:F0} | {ExitCode} |");
 
     public bool Passed => Lost == 0 && Duplicated == 0 && OutOfOrderChats == 0 && ExitCode == 0;
 }
@@ -107,11 +112,13 @@ internal static class TelegramRun
     /// <summary>Message i of the backlog: its text is its index, and it is in chat <c>i mod chats</c>.</summary>
     public static string Text(int i) => i.ToString(CultureInfo.InvariantCulture);
 
-    public static async Task<TelegramResult> ExecuteAsync(Target target, int n, BenchOptions options)
+    public static async Task<TelegramResult> ExecuteAsync(Target target, int n, BenchOptions options, BenchStorage storage)
     {
         var home = Runs.NewHome();
+        await using var database = await storage.NewRunAsync(home);
         try
         {
+            var db = database.Settings;
             await using var telegram = await BotApiStandIn.StartAsync(new StandInOptions { EnforceLimits = false });
             var source = telegram.AddBot(Invariant($"{SourceBotId}:bench-source-S3cret"), "bench_source_bot");
             var destination = telegram.AddBot(Invariant($"{DestinationBotId}:bench-destination-S3cret"), "bench_destination_bot");
@@ -119,14 +126,14 @@ internal static class TelegramRun
             foreach (var chat in chats) telegram.AddChat(chat, ChatKind.Private, Invariant($"user {chat}"));
 
             var baseUrl = telegram.BaseUrl.ToString();
-            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "src", "--type", "telegram", "--token", source.Token, "--base-url", baseUrl]);
-            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "dst", "--type", "telegram", "--token", destination.Token, "--base-url", baseUrl, "--limits", TelegramBench.NoLimits]);
-            await TernProcess.RunToEndAsync(target.Path, home, ["routes", "add", "--id", "fwd", "--from", "src", "--to", "dst"]);
+            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "src", "--type", "telegram", "--token", source.Token, "--base-url", baseUrl, .. db]);
+            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "dst", "--type", "telegram", "--token", destination.Token, "--base-url", baseUrl, "--limits", TelegramBench.NoLimits, .. db]);
+            await TernProcess.RunToEndAsync(target.Path, home, ["routes", "add", "--id", "fwd", "--from", "src", "--to", "dst", .. db]);
 
             using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(60) };
 
             // Idle: a first tern with nothing to poll, since the measured one finds its backlog at once.
-            var idle = await IdleAsync(target, home, options, http);
+            var idle = await IdleAsync(target, home, options, db, http);
 
             // The backlog, round-robin over the chats as messages from many users would arrive.
             for (var i = 0; i < n; i++)
@@ -141,34 +148,38 @@ internal static class TelegramRun
             // The previous run's stand-in is garbage now; collect it before the measurement, not during it.
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
             GC.WaitForPendingFinalizers();
-            if (options.WaitQuiet > TimeSpan.Zero) await Cpu.WaitQuietAsync(null, options.WaitQuiet);
+            if (options.WaitQuiet > TimeSpan.Zero) await Cpu.WaitQuietAsync([], options.WaitQuiet, storage.PostgresPid);
 
             var callsBefore = telegram.Calls.Count;
-            var ternUrl = Invariant($"http://127.0.0.1:{Ports.Free()}");
             var launched = Stopwatch.GetTimestamp();
-            await using var tern = TernProcess.Start(target.Path, home, ServeArgs(ternUrl, options), Path.Combine(home, "tern.log"), options.Environment);
-            var readyAt = ReadyAtAsync(http, ternUrl, tern);
+            await using var tern = TernInstances.Start(target.Path, home, options.Instances, url => ServeArgs(url, options, db), "tern.log", options.Environment);
+            var readyAt = ReadyAtAsync(http, tern);
             var firstPoll = await FirstPollAsync(telegram, source, callsBefore, tern);
-            using var sampler = new MemorySampler(tern.Id, TimeSpan.FromMilliseconds(100));
-            var cpuBefore = Cpu.Snapshot(tern.Id);
+            using var sampler = new MemorySamplers(tern.Ids, TimeSpan.FromMilliseconds(100));
+            await using var connections = await database.StartConnectionSamplerAsync();
+            var cpuBefore = Cpu.Snapshot(tern.Ids, storage.PostgresPid);
             var gcPauseBefore = GC.GetTotalPauseDuration();
             using var stopProgress = new CancellationTokenSource();
-            var progress = Progress.RunAsync(tern.Id, n, () => tally.Distinct,
+            var progress = Progress.RunAsync(tern.Ids, n, () => tally.Distinct,
                 () => Invariant($"  unconfirmed {telegram.PendingUpdates(source),7}"), stopProgress.Token);
 
             var (delivered, ingestedTicks) = await WaitForAllAsync(telegram, source, tally, tern, options.StallTimeout);
-            var cpuAfter = Cpu.Snapshot(tern.Id);
+            var cpuAfter = Cpu.Snapshot(tern.Ids, storage.PostgresPid);
             var gcPause = GC.GetTotalPauseDuration() - gcPauseBefore;
+            if (connections is not null) await connections.StopAsync();
             await stopProgress.CancelAsync();
             await progress;
             // A moment for late duplicates to show up.
             await Task.Delay(TimeSpan.FromSeconds(1));
-            var final = ProcMemory.Read(tern.Id);
+            var final = tern.Ids.Select(ProcMemory.Read).ToList();
             sampler.Observe(final);
             await sampler.StopAsync();
 
-            var ready = await TernHttp.ReadyCountersAsync(http, ternUrl + "/health/ready");
-            var held = await TernHttp.MemoryHeldAsync(http, ternUrl);
+            var ready = new List<string>();
+            foreach (var url in tern.BaseUrls) ready.Add(await TernHttp.ReadyCountersAsync(http, url + "/health/ready"));
+            var held = await TernHttp.MemoryHeldAsync(http, tern.BaseUrls[0]);
+            var leases = options.Instances > 1 ? await database.LeasesAsync() : null;
+            var dbBytes = await database.BytesAsync();
             var readyTicks = await readyAt;
             var exit = await tern.TerminateAsync(TimeSpan.FromSeconds(30));
             tally.Scan();
@@ -185,21 +196,25 @@ internal static class TelegramRun
                 Invariant($"all updates confirmed {ingestSeconds:F1} s and delivered {tally.Distinct}/{n} {seconds:F1} s after the first getUpdates; ") +
                 Invariant($"stand-in answered {polls} getUpdates, {sends} sendMessage, refused: {(refused.Count == 0 ? "none" : string.Join(", ", refused))}; {telegram.PendingUpdates(source)} updates unconfirmed at the end"));
             Console.WriteLine(
-                Invariant($"db {Runs.DatabaseBytes(home) / 1048576.0:F0} MB; {sampler.Samples} samples, RSS peaked {sampler.PeakRssAt.TotalSeconds:F1} s into the load; tern CPU {cpuAfter.TernSeconds - cpuBefore.TernSeconds:F1} s; ") +
-                Invariant($"driver (stand-in) CPU {cpuAfter.DriverSeconds - cpuBefore.DriverSeconds:F1} s, GC pauses {gcPause.TotalSeconds:F2} s; stray copies {tally.Stray}; ready: {ready}"));
-            Console.WriteLine("at the end: " + held);
+                Invariant($"db {dbBytes / 1048576.0:F0} MB; {sampler.Samples} samples, RSS peaked {sampler.PeakRssAt.TotalSeconds:F1} s into the load; peak RSS per instance {sampler.PerInstance}; tern CPU {cpuAfter.TernSeconds - cpuBefore.TernSeconds:F1} s; ") +
+                Invariant($"postgres CPU {cpuAfter.PostgresSeconds - cpuBefore.PostgresSeconds:F1} s; connections used (max of {connections?.Samples ?? 0} samples) {Runs.Connections(connections?.Max)}; ") +
+                Invariant($"driver (stand-in) CPU {cpuAfter.DriverSeconds - cpuBefore.DriverSeconds:F1} s, GC pauses {gcPause.TotalSeconds:F2} s; stray copies {tally.Stray}"));
+            for (var k = 0; k < ready.Count; k++) Console.WriteLine(Invariant($"ready (instance {k}): {ready[k]}"));
+            if (leases is not null) Console.WriteLine("leases at the end: " + leases);
+            Console.WriteLine("at the end (instance 0): " + held);
             if (tally.OutOfOrderChats > 0) Console.WriteLine(Invariant($"out of order: chats {string.Join(", ", tally.OutOfOrder.Take(10))}"));
-            if (exit != 0) Console.WriteLine($"tern exit code {exit}; last log lines:\n{tern.Tail(20)}");
 
             return new TelegramResult(
-                target.Name, n, seconds, ingestSeconds,
+                target.Name, options.Storage, options.Instances, n, seconds, ingestSeconds,
                 sampler.PeakRssKb / 1024.0,
+                sampler.SumOfPeakRssKb / 1024.0,
                 sampler.PeakPrivateKb / 1024.0,
                 n - tally.Distinct, tally.Duplicates, tally.OutOfOrderChats,
-                final.HwmKb / 1024.0,
-                final.RssKb / 1024.0,
-                idle.RssKb / 1024.0,
-                cpuAfter.TernSeconds - cpuBefore.TernSeconds, Cpu.OthersPercent(cpuBefore, cpuAfter), exit);
+                final.Max(m => m.HwmKb) / 1024.0,
+                final.Max(m => m.RssKb) / 1024.0,
+                idle / 1024.0,
+                cpuAfter.TernSeconds - cpuBefore.TernSeconds, cpuAfter.PostgresSeconds - cpuBefore.PostgresSeconds, connections?.Max,
+                Cpu.OthersPercent(cpuBefore, cpuAfter), exit);
         }
         finally
         {
@@ -207,29 +222,31 @@ internal static class TelegramRun
         }
     }
 
-    private static List<string> ServeArgs(string ternUrl, BenchOptions options) =>
-        ["serve", "--Tern:Http:Url=" + ternUrl, "--" + TelegramBench.PollTimeout, .. options.Settings.Select(s => "--" + s)];
+    private static List<string> ServeArgs(string ternUrl, BenchOptions options, IReadOnlyList<string> db) =>
+        ["serve", "--Tern:Http:Url=" + ternUrl, "--" + TelegramBench.PollTimeout, .. options.Settings.Select(s => "--" + s), .. db];
 
-    /// <summary>Starts tern with the run's channels and an empty queue, reads VmRSS 2 s after /health/ready, and stops it.</summary>
-    private static async Task<MemoryReading> IdleAsync(Target target, string home, BenchOptions options, HttpClient http)
+    /// <summary>
+    /// Starts tern (every instance) with the run's channels and an empty queue, reads VmRSS 2 s after /health/ready, and
+    /// stops it; the highest instance's VmRSS in KiB.
+    /// </summary>
+    private static async Task<long> IdleAsync(Target target, string home, BenchOptions options, IReadOnlyList<string> db, HttpClient http)
     {
-        var ternUrl = Invariant($"http://127.0.0.1:{Ports.Free()}");
-        await using var tern = TernProcess.Start(target.Path, home, ServeArgs(ternUrl, options), Path.Combine(home, "tern-idle.log"), options.Environment);
-        await TernHttp.WaitReadyAsync(http, ternUrl, tern);
-        Console.WriteLine(await TernHttp.MemoryPlanAsync(http, ternUrl));
+        await using var tern = TernInstances.Start(target.Path, home, options.Instances, url => ServeArgs(url, options, db), "tern-idle.log", options.Environment);
+        await tern.WaitReadyAsync(http);
+        Console.WriteLine(await TernHttp.MemoryPlanAsync(http, tern.BaseUrls[0]));
         await Task.Delay(TimeSpan.FromSeconds(2));
-        var idle = ProcMemory.Read(tern.Id);
+        var idle = tern.Ids.Max(pid => ProcMemory.Read(pid).RssKb);
         var exit = await tern.TerminateAsync(TimeSpan.FromSeconds(30));
-        if (exit != 0) Console.WriteLine($"idle tern exit code {exit}; last log lines:\n{tern.Tail(20)}");
+        if (exit != 0) Console.WriteLine(Invariant($"idle tern exit code {exit}"));
         return idle;
     }
 
-    /// <summary>When /health/ready first answered 200 (a Stopwatch timestamp), or 0 when it did not within 30 s.</summary>
-    private static async Task<long> ReadyAtAsync(HttpClient http, string ternUrl, TernProcess tern)
+    /// <summary>When /health/ready of every instance first answered 200 (a Stopwatch timestamp), or 0 when it did not within 30 s.</summary>
+    private static async Task<long> ReadyAtAsync(HttpClient http, TernInstances tern)
     {
         try
         {
-            await TernHttp.WaitReadyAsync(http, ternUrl, tern);
+            await tern.WaitReadyAsync(http);
             return Stopwatch.GetTimestamp();
         }
         catch (InvalidOperationException)
@@ -239,7 +256,7 @@ internal static class TelegramRun
     }
 
     /// <summary>The arrival of the source bot's first getUpdates after <paramref name="callsBefore"/> (a Stopwatch timestamp).</summary>
-    private static async Task<long> FirstPollAsync(BotApiStandIn telegram, StandInBot source, int callsBefore, TernProcess tern)
+    private static async Task<long> FirstPollAsync(BotApiStandIn telegram, StandInBot source, int callsBefore, TernInstances tern)
     {
         var waited = Stopwatch.StartNew();
         while (true)
@@ -247,7 +264,7 @@ internal static class TelegramRun
             // A call is recorded when it is answered; with a backlog waiting, that is at once.
             var poll = telegram.Calls.Skip(callsBefore).FirstOrDefault(c => c.Bot == source.Username && c.Method == "getUpdates");
             if (poll is not null) return poll.ArrivedAt;
-            if (tern.HasExited) throw new InvalidOperationException("tern exited at start:\n" + tern.Tail(30));
+            if (tern.AnyExited) throw new InvalidOperationException("tern exited at start:\n" + tern.Tail(30));
             if (waited.Elapsed > TimeSpan.FromSeconds(60)) throw new InvalidOperationException("tern did not call getUpdates within 60 s:\n" + tern.Tail(30));
             await Task.Delay(5);
         }
@@ -257,7 +274,7 @@ internal static class TelegramRun
     /// Until every copy arrived (true), or none arrived for <paramref name="stall"/> or tern exited (false).
     /// Also returns when the stand-in first had no unconfirmed update: all of them committed by tern.
     /// </summary>
-    private static async Task<(bool Delivered, long IngestedTicks)> WaitForAllAsync(BotApiStandIn telegram, StandInBot source, Tally tally, TernProcess tern, TimeSpan stall)
+    private static async Task<(bool Delivered, long IngestedTicks)> WaitForAllAsync(BotApiStandIn telegram, StandInBot source, Tally tally, TernInstances tern, TimeSpan stall)
     {
         long ingested = 0, lastScan = 0;
         var seen = -1L;
@@ -282,7 +299,7 @@ internal static class TelegramRun
                     Console.WriteLine(Invariant($"no new copy for {stall.TotalSeconds} s; {distinct}/{tally.N} arrived"));
                     return (false, ingested);
                 }
-                if (tern.HasExited)
+                if (tern.AnyExited)
                 {
                     Console.WriteLine(Invariant($"tern exited with {distinct}/{tally.N} delivered"));
                     return (false, ingested);

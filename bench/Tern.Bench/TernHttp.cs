@@ -112,7 +112,8 @@ internal static class Progress
 {
     /// <param name="delivered">messages delivered so far</param>
     /// <param name="more">anything the scenario adds to the line (or null)</param>
-    public static async Task RunAsync(int pid, int n, Func<long> delivered, Func<string>? more, CancellationToken cancellationToken)
+    /// <param name="pids">the run's tern instances (their figures are printed one after the other, "a / b")</param>
+    public static async Task RunAsync(IReadOnlyList<int> pids, int n, Func<long> delivered, Func<string>? more, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
@@ -120,9 +121,11 @@ internal static class Progress
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                var memory = ProcMemory.Read(pid);
+                var memory = pids.Select(ProcMemory.Read).ToList();
+                var rss = string.Join(" / ", memory.Select(m => Invariant($"{m.RssKb / 1024.0,6:F1}")));
+                var privateMb = string.Join(" / ", memory.Select(m => Invariant($"{m.PrivateKb / 1024.0,6:F1}")));
                 Console.WriteLine(Invariant(
-                    $"  {Stopwatch.GetElapsedTime(start).TotalSeconds,5:F0} s  delivered {delivered(),7}/{n}  RSS {memory.RssKb / 1024.0,6:F1} MB  private {memory.PrivateKb / 1024.0,6:F1} MB") + more?.Invoke());
+                    $"  {Stopwatch.GetElapsedTime(start).TotalSeconds,5:F0} s  delivered {delivered(),7}/{n}  RSS {rss} MB  private {privateMb} MB") + more?.Invoke());
             }
         }
         catch (OperationCanceledException)

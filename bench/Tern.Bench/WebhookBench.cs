@@ -25,25 +25,28 @@ namespace Tern.Bench;
 /// </summary>
 internal static class WebhookBench
 {
-    public static async Task<int> RunAsync(BenchOptions options)
+    public static async Task<int> RunAsync(BenchOptions options, BenchStorage storage)
     {
         await using var receiver = await Receiver.StartAsync();
-        Console.WriteLine(Invariant($"receiver on {receiver.BaseUrl}; concurrency {options.Concurrency}; chats {options.Chats}; tern settings: {string.Join(" ", options.Settings)}; tern environment: {string.Join(" ", options.Environment.Select(e => e.Key + "=" + e.Value))}"));
+        Console.WriteLine(Invariant($"receiver on {receiver.BaseUrl}; concurrency {options.Concurrency}; chats {options.Chats}; storage {options.Storage}; instances {options.Instances}; tern settings: {string.Join(" ", options.Settings)}; tern environment: {string.Join(" ", options.Environment.Select(e => e.Key + "=" + e.Value))}"));
         Runs.PrintMachine();
 
         // JIT the driver's own client and receiver paths first, so the first run is not the driver's warm-up.
         await receiver.WarmUpAsync(options.Concurrency);
 
-        return await Runs.RunAllAsync(options, WebhookResult.Header, WebhookResult.Rule, (target, n) => WebhookRun.ExecuteAsync(target, n, options, receiver));
+        return await Runs.RunAllAsync(options, WebhookResult.Header, WebhookResult.Rule, (target, n) => WebhookRun.ExecuteAsync(target, n, options, receiver, storage));
     }
 }
 
 internal sealed record WebhookResult(
     string Build,
+    string Storage,
+    int Instances,
     int N,
     double Seconds,
     double IngestSeconds,
     double PeakRssMb,
+    double SumRssMb,
     double PeakPrivateMb,
     double HwmMb,
     double EndRssMb,
@@ -51,16 +54,18 @@ internal sealed record WebhookResult(
     long Lost,
     long Duplicated,
     double CpuSeconds,
+    double PostgresCpuSeconds,
+    long? Connections,
     double OthersCpuPercent,
     long Busy503,
     long Errors,
     int ExitCode) : IRunResult
 {
-    public const string Header = "| build | N | seconds | msg/s | peak RSS MB | peak private MB | lost | duplicated | VmHWM MB | end RSS MB | idle RSS MB | ingest msg/s | tern CPU ms/msg | others' CPU % | 503s | errors | exit |";
-    public const string Rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    public const string Header = "| build | storage | instances | N | seconds | msg/s | peak RSS MB | sum RSS MB | peak private MB | lost | duplicated | VmHWM MB | end RSS MB | idle RSS MB | ingest msg/s | tern CPU ms/msg | postgres CPU ms/msg | connections used | others' CPU % | 503s | errors | exit |";
+    public const string Rule = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     public string Row => Invariant(
-        $"| {Build} | {N} | {Seconds:F1} | {N / Seconds:F0} | {PeakRssMb:F1} | {PeakPrivateMb:F1} | {Lost} | {Duplicated} | {HwmMb:F1} | {EndRssMb:F1} | {IdleRssMb:F1} | {N / IngestSeconds:F0} | {CpuSeconds * 1000 / N:F2} | {OthersCpuPercent:F0} | {Busy503} | {Errors} | {ExitCode} |");
+        $"| {Build} | {Storage} | {Instances} | {N} | {Seconds:F1} | {N / Seconds:F0} | {PeakRssMb:F1} | {SumRssMb:F1} | {PeakPrivateMb:F1} | {Lost} | {Duplicated} | {HwmMb:F1} | {EndRssMb:F1} | {IdleRssMb:F1} | {N / IngestSeconds:F0} | {CpuSeconds * 1000 / N:F2} | {Runs.PostgresCpu(Storage, PostgresCpuSeconds, N)} | {Runs.Connections(Connections)} | {OthersCpuPercent:F0} | {Busy503} | {Errors} | {ExitCode} |");
 
     public bool Passed => Lost == 0 && ExitCode == 0;
 }
@@ -68,21 +73,20 @@ internal sealed record WebhookResult(
 /// <summary>One target × one N.</summary>
 internal static class WebhookRun
 {
-    public static async Task<WebhookResult> ExecuteAsync(Target target, int n, BenchOptions options, Receiver receiver)
+    public static async Task<WebhookResult> ExecuteAsync(Target target, int n, BenchOptions options, Receiver receiver, BenchStorage storage)
     {
         var home = Runs.NewHome();
         var runId = receiver.Reset(n);
+        await using var database = await storage.NewRunAsync(home);
         try
         {
-            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "in"]);
-            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "out", "--url", receiver.UrlFor(runId)]);
-            await TernProcess.RunToEndAsync(target.Path, home, ["routes", "add", "--id", "bench", "--from", "in", "--to", "out"]);
+            var db = database.Settings;
+            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "in", .. db]);
+            await TernProcess.RunToEndAsync(target.Path, home, ["channels", "add", "--id", "out", "--url", receiver.UrlFor(runId), .. db]);
+            await TernProcess.RunToEndAsync(target.Path, home, ["routes", "add", "--id", "bench", "--from", "in", "--to", "out", .. db]);
 
-            var port = Ports.Free();
-            var baseUrl = Invariant($"http://127.0.0.1:{port}");
-            List<string> serve = ["serve", "--Tern:Http:Url=" + baseUrl];
-            serve.AddRange(options.Settings.Select(s => "--" + s));
-            await using var tern = TernProcess.Start(target.Path, home, serve, Path.Combine(home, "tern.log"), options.Environment);
+            await using var tern = TernInstances.Start(target.Path, home, options.Instances,
+                url => ["serve", "--Tern:Http:Url=" + url, .. options.Settings.Select(s => "--" + s), .. db], "tern.log", options.Environment);
 
             using var handler = new SocketsHttpHandler
             {
@@ -93,48 +97,59 @@ internal static class WebhookRun
                 AllowAutoRedirect = false,
             };
             using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
-            await TernHttp.WaitReadyAsync(http, baseUrl, tern);
-            Console.WriteLine(await TernHttp.MemoryPlanAsync(http, baseUrl));
+            await tern.WaitReadyAsync(http);
+            Console.WriteLine(await TernHttp.MemoryPlanAsync(http, tern.BaseUrls[0]));
+            // In a cluster the inbox is routed by the router lease's holder: the load starts once somebody holds it.
+            if (options.Instances > 1 && !await database.WaitForLeaseAsync("router")) Console.WriteLine("no instance took the router lease within 60 s");
 
             // Idle: after start-up work settles.
             await Task.Delay(TimeSpan.FromSeconds(2));
-            var idle = ProcMemory.Read(tern.Id);
+            var idle = tern.Ids.Select(ProcMemory.Read).ToList();
+            if (options.Instances > 1) Console.WriteLine("leases before the load: " + await database.LeasesAsync());
 
-            if (options.WaitQuiet > TimeSpan.Zero) await Cpu.WaitQuietAsync(tern.Id, options.WaitQuiet);
-            using var sampler = new MemorySampler(tern.Id, TimeSpan.FromMilliseconds(100));
-            var cpuBefore = Cpu.Snapshot(tern.Id);
+            if (options.WaitQuiet > TimeSpan.Zero) await Cpu.WaitQuietAsync(tern.Ids, options.WaitQuiet, storage.PostgresPid);
+            using var sampler = new MemorySamplers(tern.Ids, TimeSpan.FromMilliseconds(100));
+            await using var connections = await database.StartConnectionSamplerAsync();
+            var cpuBefore = Cpu.Snapshot(tern.Ids, storage.PostgresPid);
             using var stopProgress = new CancellationTokenSource();
-            var progress = Progress.RunAsync(tern.Id, n, () => receiver.Snapshot().Distinct, null, stopProgress.Token);
-            var load = await LoadAsync(http, baseUrl, n, options);
+            var progress = Progress.RunAsync(tern.Ids, n, () => receiver.Snapshot().Distinct, null, stopProgress.Token);
+            var load = await LoadAsync(http, tern.BaseUrls, n, options);
             var delivered = await receiver.WaitForAllAsync(options.StallTimeout);
-            var cpuAfter = Cpu.Snapshot(tern.Id);
+            var cpuAfter = Cpu.Snapshot(tern.Ids, storage.PostgresPid);
+            if (connections is not null) await connections.StopAsync();
             await stopProgress.CancelAsync();
             await progress;
             // A moment for late duplicates to show up.
             await Task.Delay(TimeSpan.FromSeconds(1));
-            var final = ProcMemory.Read(tern.Id);
+            var final = tern.Ids.Select(ProcMemory.Read).ToList();
             sampler.Observe(final);
             await sampler.StopAsync();
 
-            var ready = await TernHttp.ReadyCountersAsync(http, baseUrl + "/health/ready");
+            var ready = new List<string>();
+            foreach (var url in tern.BaseUrls) ready.Add(await TernHttp.ReadyCountersAsync(http, url + "/health/ready"));
+            var leases = options.Instances > 1 ? await database.LeasesAsync() : null;
+            var dbBytes = await database.BytesAsync();
             var exit = await tern.TerminateAsync(TimeSpan.FromSeconds(30));
 
             var (distinct, duplicates, lastTicks) = receiver.Snapshot();
             var seconds = delivered
                 ? Stopwatch.GetElapsedTime(load.StartTicks, lastTicks).TotalSeconds
                 : Stopwatch.GetElapsedTime(load.StartTicks).TotalSeconds;
-            var dbBytes = Runs.DatabaseBytes(home);
-            Console.WriteLine(Invariant($"ingest {load.Seconds:F1} s; delivered {distinct}/{n} in {seconds:F1} s; db {dbBytes / 1048576.0:F0} MB; {sampler.Samples} samples, RSS peaked {sampler.PeakRssAt.TotalSeconds:F1} s into the load; tern CPU {cpuAfter.TernSeconds - cpuBefore.TernSeconds:F1} s; ready: {ready}"));
-            if (exit != 0) Console.WriteLine($"tern exit code {exit}; last log lines:\n{tern.Tail(20)}");
+            Console.WriteLine(Invariant($"ingest {load.Seconds:F1} s; delivered {distinct}/{n} in {seconds:F1} s; db {dbBytes / 1048576.0:F0} MB; {sampler.Samples} samples, RSS peaked {sampler.PeakRssAt.TotalSeconds:F1} s into the load; peak RSS per instance {sampler.PerInstance}; ") +
+                Invariant($"tern CPU {cpuAfter.TernSeconds - cpuBefore.TernSeconds:F1} s; postgres CPU {cpuAfter.PostgresSeconds - cpuBefore.PostgresSeconds:F1} s; connections used (max of {connections?.Samples ?? 0} samples) {Runs.Connections(connections?.Max)}"));
+            for (var k = 0; k < ready.Count; k++) Console.WriteLine(Invariant($"ready (instance {k}): {ready[k]}"));
+            if (leases is not null) Console.WriteLine("leases at the end: " + leases);
 
             return new WebhookResult(
-                target.Name, n, seconds, load.Seconds,
+                target.Name, options.Storage, options.Instances, n, seconds, load.Seconds,
                 sampler.PeakRssKb / 1024.0,
+                sampler.SumOfPeakRssKb / 1024.0,
                 sampler.PeakPrivateKb / 1024.0,
-                final.HwmKb / 1024.0,
-                final.RssKb / 1024.0,
-                idle.RssKb / 1024.0,
-                n - distinct, duplicates, cpuAfter.TernSeconds - cpuBefore.TernSeconds, Cpu.OthersPercent(cpuBefore, cpuAfter), load.Busy, load.Errors, exit);
+                final.Max(m => m.HwmKb) / 1024.0,
+                final.Max(m => m.RssKb) / 1024.0,
+                idle.Max(m => m.RssKb) / 1024.0,
+                n - distinct, duplicates, cpuAfter.TernSeconds - cpuBefore.TernSeconds, cpuAfter.PostgresSeconds - cpuBefore.PostgresSeconds, connections?.Max,
+                Cpu.OthersPercent(cpuBefore, cpuAfter), load.Busy, load.Errors, exit);
         }
         finally
         {
@@ -145,9 +160,10 @@ internal static class WebhookRun
 
     private sealed record LoadResult(long StartTicks, double Seconds, long Busy, long Errors);
 
-    private static async Task<LoadResult> LoadAsync(HttpClient http, string baseUrl, int n, BenchOptions options)
+    /// <summary>N POSTs at the fixed concurrency; chat c always goes to instance c mod (instances), so each chat's order is one instance's.</summary>
+    private static async Task<LoadResult> LoadAsync(HttpClient http, IReadOnlyList<string> baseUrls, int n, BenchOptions options)
     {
-        var uri = new Uri(baseUrl + "/hooks/webhook/in");
+        var uris = baseUrls.Select(url => new Uri(url + "/hooks/webhook/in")).ToArray();
         var json = new MediaTypeHeaderValue("application/json");
         var next = -1;
         long busy = 0, errors = 0;
@@ -159,7 +175,9 @@ internal static class WebhookRun
             {
                 var i = Interlocked.Increment(ref next);
                 if (i >= n) return;
-                var body = Encoding.UTF8.GetBytes(Invariant($$"""{"id":"m{{i}}","chat":"c{{i % options.Chats}}","sender":"bench","text":"{{i}}"}"""));
+                var chat = i % options.Chats;
+                var uri = uris[chat % uris.Length];
+                var body = Encoding.UTF8.GetBytes(Invariant($$"""{"id":"m{{i}}","chat":"c{{chat}}","sender":"bench","text":"{{i}}"}"""));
                 for (var attempt = 0; ; attempt++)
                 {
                     try

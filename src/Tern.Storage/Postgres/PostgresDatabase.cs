@@ -35,6 +35,10 @@ public sealed class PostgresDatabase : IAsyncDisposable
         // Statements run again and again (the writer's, the sender's reads) are prepared once per connection.
         if (connection.MaxAutoPrepare == 0) connection.MaxAutoPrepare = 64;
         connection.ApplicationName ??= "tern";
+        // Prepared statements get a plan made for the parameters of each execution. A cached generic plan is made once, early,
+        // when the tables may still be empty: a lookup by primary key planned then stays a sequential scan as the table grows
+        // (until autovacuum's next analyze), which made every "mark sent" read the whole outbox.
+        connection.Options = string.IsNullOrWhiteSpace(connection.Options) ? "-c plan_cache_mode=force_custom_plan" : connection.Options + " -c plan_cache_mode=force_custom_plan";
         Pool = (connection.MaxPoolSize, TimeSpan.FromSeconds(connection.ConnectionIdleLifetime), TimeSpan.FromSeconds(connection.ConnectionPruningInterval));
         _dataSource = NpgsqlDataSource.Create(connection.ConnectionString);
     }

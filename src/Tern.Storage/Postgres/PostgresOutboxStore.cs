@@ -22,8 +22,22 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         "AS d(inbox_seq, route_id, channel_id, chat, payload, created_at, kind, tenant_id, idempotency_key, ord) " +
         "WHERE {filter} ORDER BY d.ord " +
         "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id, channel_id, chat, created_at), " +
-        "opened AS (INSERT INTO lanes (channel_id, chat, due_at) SELECT channel_id, chat, MIN(created_at) FROM inserted GROUP BY channel_id, chat " +
-        "ON CONFLICT (channel_id, chat) DO NOTHING RETURNING 1)";
+        "opened AS (INSERT INTO lanes (channel_id, chat, due_at) SELECT channel_id, chat, MIN(created_at) FROM inserted GROUP BY channel_id, chat ORDER BY channel_id, chat " +
+        OpenLaneConflict + ")";
+
+    private const string OpenLaneConflict = "ON CONFLICT (channel_id, chat) DO NOTHING RETURNING 1";
+
+    /// <summary>
+    /// In a cluster, a lane that exists is locked by the statement that adds to it (a no-op update), so another instance's
+    /// release, which locks the lane before it looks for pending rows, either sees the new delivery or runs first and the
+    /// lane is made again: without it a release could drop a lane whose new delivery it could not see yet.
+    /// </summary>
+    private const string OpenLaneConflictInCluster = "ON CONFLICT (channel_id, chat) DO UPDATE SET due_at = lanes.due_at RETURNING 1";
+
+    /// <summary>In a cluster: the lane locked first, so the release's look for pending rows (a later statement) sees every commit before it.</summary>
+    private const string LockLaneSql = "SELECT 1 FROM lanes WHERE channel_id = @channel AND chat = @chat FOR UPDATE";
+
+    private static string InCluster(string sql) => sql.Replace(OpenLaneConflict, OpenLaneConflictInCluster, StringComparison.Ordinal);
 
     /// <summary>The database's clock in milliseconds: lease expiry is judged by one clock for every instance.</summary>
     private const string DatabaseNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -123,6 +137,11 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     private const string CountSql = "SELECT COUNT(*) FROM outbox WHERE state = 0";
 
     private readonly BacklogCount _pending;
+    private readonly string _routeSql;
+    private readonly string _addSql;
+    private readonly string _enqueueSql;
+    private readonly string _markSentSql;
+    private readonly string _markFailedSql;
 
     /// <summary>This instance in a cluster (lanes it claims are its own while its instance lease lives); null: one process.</summary>
     private readonly string? _instance;
@@ -133,6 +152,12 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         _inbox = inbox;
         _instance = database.ClusterInstanceId;
         _pending = new BacklogCount(database, CountSql, pending, shared: _instance is not null);
+        var cluster = _instance is not null;
+        _routeSql = cluster ? InCluster(RouteSql) : RouteSql;
+        _addSql = cluster ? InCluster(AddSql) : AddSql;
+        _enqueueSql = cluster ? InCluster(EnqueueSql) : EnqueueSql;
+        _markSentSql = cluster ? InCluster(MarkSentSql) : MarkSentSql;
+        _markFailedSql = cluster ? InCluster(MarkFailedSql) : MarkFailedSql;
     }
 
     public static async Task<PostgresOutboxStore> OpenAsync(PostgresDatabase database, PostgresInboxStore inbox, CancellationToken cancellationToken)
@@ -149,7 +174,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var (routed, inserted) = await _database.Writer.ExecuteAsync(commands =>
         {
-            var command = commands.Add(RouteSql);
+            var command = commands.Add(_routeSql);
             command.Parameters.AddWithValue("now", now);
             BindInstance(command);
             command.Parameters.AddWithValue("seqs", NpgsqlDbType.Array | NpgsqlDbType.Bigint, inboxSeqs as long[] ?? inboxSeqs.ToArray());
@@ -164,7 +189,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     {
         var result = await _database.Writer.ExecuteAsync(commands =>
         {
-            var command = commands.Add(EnqueueSql);
+            var command = commands.Add(_enqueueSql);
             BindDeliveries(command, [delivery]);
             command.Parameters.AddWithValue("tenant", NpgsqlDbType.Text, (object?)delivery.TenantId ?? DBNull.Value);
             command.Parameters.AddWithValue("key", NpgsqlDbType.Text, (object?)delivery.IdempotencyKey ?? DBNull.Value);
@@ -179,7 +204,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     public async Task AddAsync(IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken)
     {
         if (deliveries.Count == 0) return;
-        var inserted = await _database.Writer.ExecuteAsync(commands => BindDeliveries(commands.Add(AddSql), deliveries), results => (int)results.Int64(0), cancellationToken, WriteChanges.Outbox).ConfigureAwait(false);
+        var inserted = await _database.Writer.ExecuteAsync(commands => BindDeliveries(commands.Add(_addSql), deliveries), results => (int)results.Int64(0), cancellationToken, WriteChanges.Outbox).ConfigureAwait(false);
         OnAdded(inserted);
     }
 
@@ -236,7 +261,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     {
         var (changed, added) = await _database.Writer.ExecuteAsync(commands =>
         {
-            var command = commands.Add(MarkSentSql);
+            var command = commands.Add(_markSentSql);
             command.Parameters.AddWithValue("platform_id", NpgsqlDbType.Text, PostgresText.OrNull(platformMessageId));
             command.Parameters.AddWithValue("now", nowMs);
             command.Parameters.AddWithValue("id", deliveryId);
@@ -251,7 +276,7 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     {
         var (changed, added) = await _database.Writer.ExecuteAsync(commands =>
         {
-            var command = commands.Add(MarkFailedSql);
+            var command = commands.Add(_markFailedSql);
             command.Parameters.AddWithValue("error", Truncate(reason));
             command.Parameters.AddWithValue("now", nowMs);
             command.Parameters.AddWithValue("id", deliveryId);
@@ -277,12 +302,18 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     public Task ReleaseLaneAsync(Lane lane, long nowMs, CancellationToken cancellationToken) =>
         _database.Writer.ExecuteAsync(commands =>
         {
+            if (_instance is not null)
+            {
+                var locking = commands.Add(LockLaneSql);
+                locking.Parameters.AddWithValue("channel", lane.ChannelId);
+                locking.Parameters.AddWithValue("chat", lane.Chat);
+            }
             var command = commands.Add(ReleaseLaneSql);
             BindInstance(command);
             command.Parameters.AddWithValue("channel", lane.ChannelId);
             command.Parameters.AddWithValue("chat", lane.Chat);
             command.Parameters.AddWithValue("now", nowMs);
-        }, results => results.Int64(0), cancellationToken);
+        }, results => results.Int64(results.Count - 1), cancellationToken);
 
     public Task DeferLaneAsync(Lane lane, long untilMs, CancellationToken cancellationToken) =>
         _database.Writer.ExecuteAsync(commands =>

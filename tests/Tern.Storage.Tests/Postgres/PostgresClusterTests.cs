@@ -177,6 +177,30 @@ public sealed class PostgresClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_lane_let_go_by_one_instance_while_another_adds_to_it_is_never_dropped_with_a_delivery_pending()
+    {
+        var a = await StartAsync("a");
+        var b = await StartAsync("b");
+        var lane = new Lane("out", "chat-race");
+        var orphans = 0L;
+        for (var round = 0; round < 300 && orphans == 0; round++)
+        {
+            // a adds to the lane (the router, or an API send) while b sends what the lane had and lets it go.
+            var adding = Task.Run(() => a.Outbox.AddAsync([Delivery(null, lane.Chat)], Ct));
+            var sending = Task.Run(async () =>
+            {
+                foreach (var pending in await b.Outbox.ReadLaneAsync(lane, 100, Ct)) await b.Outbox.MarkSentAsync(pending.Id, "p", 1, [], [], Ct);
+                await b.Outbox.ReleaseLaneAsync(lane, 1, Ct);
+            });
+            await Task.WhenAll(adding, sending);
+            orphans = await ScalarAsync(
+                "SELECT COUNT(*) FROM outbox o WHERE o.state = 0 AND NOT EXISTS (SELECT 1 FROM lanes l WHERE l.channel_id = o.channel_id AND l.chat = o.chat)");
+        }
+
+        Assert.Equal(0, orphans);
+    }
+
+    [Fact]
     public async Task An_instance_backlog_count_follows_what_the_other_instances_append_and_route()
     {
         var a = await StartAsync("a");

@@ -23,6 +23,39 @@ public sealed class PostgresDatabaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_statement_prepared_while_the_outbox_was_empty_looks_rows_up_by_key_once_it_has_grown()
+    {
+        await using var database = PostgresDatabase.Create(_factory.Options());
+        await using var connection = await database.OpenConnectionAsync(Ct);
+        await Sql(connection, "PREPARE mark(bigint) AS UPDATE outbox SET state = 2 WHERE id = $1 AND state = 0");
+        // More than the five executions after which PostgreSQL may settle on a generic plan: made now, on an empty table.
+        for (var i = 0; i < 10; i++) await Sql(connection, "EXECUTE mark(1)");
+
+        await using (var other = new NpgsqlConnection(_factory.ConnectionString))
+        {
+            await other.OpenAsync(Ct);
+            await using var fill = new NpgsqlCommand(
+                "INSERT INTO outbox (channel_id, chat, payload, created_at, updated_at) SELECT 'out', 'c' || (g % 100), '{}', 1, 1 FROM generate_series(1, 20000) g", other);
+            await fill.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using var explain = new NpgsqlCommand("EXPLAIN EXECUTE mark(12345)", connection);
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct)) plan.Add(reader.GetString(0));
+        }
+        Assert.Contains(plan, line => line.Contains("Index Scan using outbox_pkey", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, line => line.Contains("Seq Scan", StringComparison.Ordinal));
+
+        async Task Sql(NpgsqlConnection on, string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, on);
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+    }
+
+    [Fact]
     public void Migration_files_are_found_in_version_order_with_their_names()
     {
         var migrations = Migration.For("Postgres");

@@ -145,6 +145,21 @@ public sealed class WhatsAppGraphApiTests
     }
 
     [Fact]
+    public async Task A_refused_request_uses_none_of_the_recipients_pair_rate()
+    {
+        await using var h = await StartAsync(o =>
+        {
+            o.WindowOpenByDefault = true;
+            o.PairBurst = 1;
+        });
+        Assert.Equal(100, (await h.PostAsync(PhoneA, TokenA, new { messaging_product = "whatsapp", to = Alice, type = "image", image = new { id = "no-such-media" } })).ErrorCode);
+        Assert.Equal(100, (await h.PostAsync(PhoneA, TokenA, new { messaging_product = "whatsapp", to = Alice, type = "text", text = new { } })).ErrorCode);
+        Assert.Equal(200, (await h.SendTextAsync(Alice)).Status);
+        Assert.Equal(131056, (await h.SendTextAsync(Alice)).ErrorCode);
+        Assert.Single(h.Api.Violations);
+    }
+
+    [Fact]
     public async Task Mark_as_read_answers_success_and_is_recorded()
     {
         await using var h = await StartAsync();

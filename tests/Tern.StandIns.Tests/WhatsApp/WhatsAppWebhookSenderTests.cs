@@ -249,12 +249,14 @@ public sealed class WhatsAppWebhookSenderTests
         using var sender = new WhatsAppWebhookSender(receiver.Url, AppSecret);
         await sender.PostAsync(new WhatsAppWebhookBody().Entry(WabaId, new WhatsAppChange(phone).Status(graph.StatusFor(wamid, "read"))));
         await sender.PostAsync(new WhatsAppWebhookBody().Entry(WabaId, new WhatsAppChange(phone).Status(graph.StatusFor(wamid, "sent"))));
-        await sender.PostAsync(new WhatsAppWebhookBody().Entry(WabaId, new WhatsAppChange(phone).Status(graph.StatusFor(wamid, "failed", 131026))));
+        await sender.PostAsync(new WhatsAppWebhookBody().Entry(WabaId, graph.StatusChange(wamid, "failed", 131026)));
 
         var statuses = receiver.Requests.Select(r => JsonNode.Parse(r.Body)!["entry"]![0]!["changes"]![0]!["value"]!["statuses"]![0]!).ToArray();
         Assert.Equal(["read", "sent", "failed"], statuses.Select(s => (string?)s["status"]));
         Assert.All(statuses, s => Assert.Equal(wamid, (string?)s["id"]));
         Assert.Equal(131026, (int?)statuses[2]["errors"]![0]!["code"]);
+        var metadata = JsonNode.Parse(receiver.Requests[2].Body)!["entry"]![0]!["changes"]![0]!["value"]!["metadata"]!;
+        Assert.Equal((PhoneId, Display), ((string?)metadata["phone_number_id"], (string?)metadata["display_phone_number"]));
     }
 
     [Fact]

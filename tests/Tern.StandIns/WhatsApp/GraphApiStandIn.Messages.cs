@@ -60,6 +60,13 @@ public sealed partial class GraphApiStandIn
         var now = Now;
         lock (_gate)
         {
+            // A media id the stand-in does not hold (or that expired) is a parameter error, before anything is counted.
+            if (MediaTypes.Contains(type) && Str(content, "id") is { } mediaId
+                && (!_media.TryGetValue(mediaId, out var media) || now - media.CreatedAt >= Options.MediaLifetime))
+            {
+                throw GraphErrorException.InvalidParameter("Invalid media id: " + mediaId);
+            }
+
             if (_scripted.TryGetValue(to, out var queue) && queue.TryDequeue(out var scripted))
             {
                 if (queue.Count == 0) _scripted.Remove(to);
@@ -80,12 +87,6 @@ public sealed partial class GraphApiStandIn
 
             var windowOpen = _windows.TryGetValue((phone.Id, to), out var open) ? open : Options.WindowOpenByDefault;
             if (type != "template" && !windowOpen) throw GraphErrorException.ForCode(131047);
-
-            if (type is "image" or "video" or "audio" or "document" or "sticker" && Str(content, "id") is { } mediaId
-                && (!_media.TryGetValue(mediaId, out var media) || now - media.CreatedAt >= Options.MediaLifetime))
-            {
-                throw GraphErrorException.InvalidParameter("Invalid media id: " + mediaId);
-            }
 
             var wamid = NewWamid(phone.Id, to);
             var sent = new WhatsAppSentMessage(wamid, phone.Id, input, to, type, (JsonObject)content.DeepClone(), contextId, (JsonObject)body.DeepClone(), now);
@@ -262,6 +263,14 @@ public sealed partial class GraphApiStandIn
         }
 
         return item;
+    }
+
+    /// <summary>A <c>changes[]</c> item of the sending phone number carrying one status of <paramref name="wamid"/>.</summary>
+    public WhatsAppChange StatusChange(string wamid, string status, int? errorCode = null)
+    {
+        string phoneId;
+        lock (_gate) phoneId = _byWamid.TryGetValue(wamid, out var found) ? found.PhoneNumberId : throw new InvalidOperationException($"The stand-in did not send {wamid}.");
+        return new WhatsAppChange(PhoneNumber(phoneId)).Status(StatusFor(wamid, status, errorCode));
     }
 
     /// <summary>sent, delivered and read for a wamid, in that order (reorder them to test out-of-order delivery).</summary>

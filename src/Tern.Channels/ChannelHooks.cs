@@ -21,14 +21,19 @@ public sealed record ChannelHooks(string Type, IReadOnlyList<string> Methods, Fu
 /// sender fills in. Every hook can also answer 400 (a bad body), 401 (a bad signature), 404 (no such channel), 413 and 503.
 /// </summary>
 /// <param name="OperationId">The operationId, unique in the document.</param>
-/// <param name="Body">The request body's shape.</param>
+/// <param name="Body">The request body's shape; null for a hook without one (a verification GET).</param>
 /// <param name="Headers">The headers the hook reads (its signature).</param>
 /// <param name="Answers">The successful answers: status and body type (null: no body).</param>
-public sealed record HookShape(string OperationId, string Summary, string Description, Type Body, IReadOnlyList<HookHeader> Headers, IReadOnlyList<HookAnswer> Answers);
+/// <param name="Query">The query parameters the hook reads.</param>
+/// <param name="Problems">Problem answers beyond the ones every hook has (e.g. 403 for a refused verification).</param>
+public sealed record HookShape(
+    string OperationId, string Summary, string Description, Type? Body, IReadOnlyList<HookHeader> Headers, IReadOnlyList<HookAnswer> Answers,
+    IReadOnlyList<HookHeader>? Query = null, IReadOnlyList<int>? Problems = null);
 
-/// <summary>A request header a hook reads.</summary>
+/// <summary>A request header (or, in <see cref="HookShape.Query"/>, a query parameter) a hook reads.</summary>
 /// <param name="Required">Required on every request (false: e.g. only when the channel has a secret).</param>
 public sealed record HookHeader(string Name, string Description, bool Required);
 
 /// <summary>A successful answer of a hook.</summary>
-public sealed record HookAnswer(int Status, string Description, Type? Body);
+/// <param name="ContentType">The answer's media type when it is not JSON.</param>
+public sealed record HookAnswer(int Status, string Description, Type? Body, string? ContentType = null);

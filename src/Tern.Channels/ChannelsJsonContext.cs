@@ -7,4 +7,6 @@ namespace Tern.Channels;
 [JsonSerializable(typeof(AcceptedMessage))]
 [JsonSerializable(typeof(InboundMessageShape))]
 [JsonSerializable(typeof(Telegram.TelegramUpdateShape))]
+[JsonSerializable(typeof(WhatsApp.WhatsAppAccepted))]
+[JsonSerializable(typeof(WhatsApp.WhatsAppWebhookShape))]
 public sealed partial class ChannelsJsonContext : JsonSerializerContext;

@@ -13,7 +13,7 @@ public enum ChannelCapabilities
     EditsOfForwards = 1 << 1,
 
     /// <summary>
-    /// Its limits are per channel (a Telegram bot's messages per second): in a cluster, one instance at a time receives and
+    /// Its limits are per channel (a bot's messages per second): in a cluster, one instance at a time receives and
     /// sends for it, the one holding the channel's lease.
     /// </summary>
     OneInstanceAtATime = 1 << 2,

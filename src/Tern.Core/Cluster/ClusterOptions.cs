@@ -37,7 +37,7 @@ public static class LeaseNames
     /// <summary>An instance's heartbeat: the lanes it claimed are its own while this lease lives.</summary>
     public const string InstancePrefix = "instance/";
 
-    /// <summary>A channel whose type sends from one instance at a time (a Telegram bot): polls and sends for it.</summary>
+    /// <summary>A channel whose type sends from one instance at a time (a chat bot with per-bot limits): polls and sends for it.</summary>
     public const string ChannelPrefix = "channel/";
 
     public static string Instance(string instanceId) => InstancePrefix + instanceId;

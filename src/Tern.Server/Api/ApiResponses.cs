@@ -55,14 +55,20 @@ internal static class ApiResponses
     /// </summary>
     public static RouteHandlerBuilder DescribeHook(this RouteHandlerBuilder builder, HookShape shape)
     {
-        builder.Operation(HooksTag, shape.OperationId, shape.Summary).WithDescription(shape.Description)
-            .WithMetadata(new JsonBodyMetadata(shape.Body, KeepRequired: true), shape);
+        builder.Operation(HooksTag, shape.OperationId, shape.Summary).WithDescription(shape.Description).WithMetadata(shape);
+        if (shape.Body is { } body) builder.WithMetadata(new JsonBodyMetadata(body, KeepRequired: true));
         foreach (var header in shape.Headers) builder.ReadsHeader(header.Name, header.Description, header.Required);
+        foreach (var parameter in shape.Query ?? [])
+        {
+            builder.WithMetadata(new RequestParameterMetadata(ParameterLocation.Query, parameter.Name, parameter.Description, parameter.Required, null, null));
+        }
         foreach (var answer in shape.Answers)
         {
             if (answer.Body is null) builder.Produces(answer.Status);
+            else if (answer.ContentType is { } contentType) builder.Produces(answer.Status, answer.Body, contentType);
             else builder.Produces(answer.Status, answer.Body);
         }
+        foreach (var status in shape.Problems ?? []) builder.ProducesProblem(status);
         return builder.ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -1,6 +1,7 @@
 using Tern.Channels;
 using Tern.Channels.Telegram;
 using Tern.Channels.Webhook;
+using Tern.Channels.WhatsApp;
 
 namespace Tern.Server.Hosting;
 
@@ -11,5 +12,6 @@ internal static class TernChannels
     [
         new WebhookModule(),
         new TelegramModule(),
+        new WhatsAppModule(),
     ];
 }

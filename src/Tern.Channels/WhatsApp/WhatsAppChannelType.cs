@@ -35,21 +35,47 @@ public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy
     public IReadOnlyList<ChannelFlag> Flags { get; } =
     [
         new("phone-number-id", "phone_number_id"), new("access-token", "access_token", Secret: true), new("app-secret", "app_secret", Secret: true),
-        new("verify-token", "verify_token", Secret: true), new("base-url", "base_url"), new("api-version", "api_version"),
+        new("verify-token", "verify_token", Secret: true), new("base-url", "base_url"), new("api-version", "api_version"), new("limits", "limits"),
     ];
 
     public string? CheckDestinationChat(string chat) => WhatsAppChats.Check(chat);
 
     public string? CheckSourceChat(string chat) => WhatsAppChats.Check(chat);
 
-    private static readonly string[] Fields = ["phone_number_id", "access_token", "app_secret", "verify_token", "base_url", "api_version"];
+    private static readonly string[] Fields = ["phone_number_id", "access_token", "app_secret", "verify_token", "base_url", "api_version", "limits"];
+
+    private static readonly string[] LimitNames = ["messages_per_second", "pair_interval_seconds", "pair_burst"];
 
     public JsonObject? SettingsFromFlags(IReadOnlyDictionary<string, string> values, List<FieldError> errors)
     {
         var settings = new JsonObject();
         foreach (var flag in Flags)
         {
-            if (values.TryGetValue(flag.Flag, out var value)) settings[flag.Field] = JsonValue.Create(value);
+            if (!values.TryGetValue(flag.Flag, out var value)) continue;
+            if (flag.Field != "limits")
+            {
+                settings[flag.Field] = JsonValue.Create(value);
+                continue;
+            }
+            // "messages_per_second=80,pair_burst=3": the syntax is the flag's; the ranges are checked with the settings.
+            var limits = new JsonObject();
+            foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = part.IndexOf('=', StringComparison.Ordinal);
+                var name = eq < 0 ? part : part[..eq];
+                if (!double.TryParse(eq < 0 ? "" : part[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number))
+                {
+                    errors.Add(new FieldError("limits", $"'{part}': expected name=number"));
+                    return null;
+                }
+                if (!LimitNames.Contains(name))
+                {
+                    errors.Add(new FieldError("limits", $"'{name}': not a limit (known: {string.Join(", ", LimitNames)})"));
+                    return null;
+                }
+                limits[name] = name == "pair_interval_seconds" ? JsonValue.Create(number) : JsonValue.Create((int)number);
+            }
+            settings["limits"] = limits;
         }
         return settings;
     }
@@ -87,9 +113,30 @@ public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy
             Add(errors, "api_version", WhatsAppSettings.CheckApiVersion(rawVersion));
             apiVersion = rawVersion;
         }
+        var limits = current?.Limits;
+        if (settings["limits"] is { } limitsNode)
+        {
+            if (limitsNode is not JsonObject l)
+            {
+                Add(errors, "limits", "has the wrong type or is malformed");
+            }
+            else
+            {
+                foreach (var (name, _) in l)
+                {
+                    if (!LimitNames.Contains(name)) Add(errors, "limits." + name, "is not a limit (known: " + string.Join(", ", LimitNames) + ")");
+                }
+                var basis = limits ?? WhatsAppLimits.Default;
+                limits = new WhatsAppLimits(
+                    Number<int>(l, "messages_per_second", errors) ?? basis.MessagesPerSecond,
+                    Number<double>(l, "pair_interval_seconds", errors) ?? basis.PairIntervalSeconds,
+                    Number<int>(l, "pair_burst", errors) ?? basis.PairBurst);
+                Add(errors, "limits", WhatsAppLimits.Check(limits));
+            }
+        }
         if (errors.Count > before || !verify) return null;
 
-        var wanted = new WhatsAppSettings(phoneNumberId!, accessToken!, verifyToken!, baseUrl, apiVersion);
+        var wanted = new WhatsAppSettings(phoneNumberId!, accessToken!, verifyToken!, baseUrl, apiVersion, Limits: limits);
         var (verified, field, problem) = await VerifyAsync(wanted, cancellationToken).ConfigureAwait(false);
         if (verified is null)
         {
@@ -128,7 +175,9 @@ public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy
     public JsonObject? Describe(ChannelDefinition channel)
     {
         if (WhatsAppSettings.Of(channel) is not { } w) return null;
-        var shown = new WhatsAppSettingsShown(w.PhoneNumberId, w.DisplayPhoneNumber, w.VerifiedName, w.GraphBaseUrl.ToString(), w.GraphVersion, HookPath(channel.Id));
+        var l = w.EffectiveLimits;
+        var shown = new WhatsAppSettingsShown(w.PhoneNumberId, w.DisplayPhoneNumber, w.VerifiedName, w.GraphBaseUrl.ToString(), w.GraphVersion, HookPath(channel.Id),
+            new WhatsAppLimitsShown(l.MessagesPerSecond, l.PairIntervalSeconds, l.PairBurst));
         return JsonSerializer.SerializeToNode(shown, WhatsAppSettingsJsonContext.Default.WhatsAppSettingsShown)!.AsObject();
     }
 
@@ -157,6 +206,15 @@ public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy
     private static void Add(List<FieldError> errors, string field, string? problem)
     {
         if (problem is not null && !errors.Exists(e => e.Field == field)) errors.Add(new FieldError(field, problem));
+    }
+
+    private static T? Number<T>(JsonObject limits, string name, List<FieldError> errors) where T : struct
+    {
+        var node = limits[name];
+        if (node is null) return null;
+        if (node is JsonValue value && value.TryGetValue<T>(out var number)) return number;
+        Add(errors, "limits." + name, "has the wrong type or is malformed");
+        return null;
     }
 
     private static string? Text(JsonObject settings, string name, List<FieldError> errors)

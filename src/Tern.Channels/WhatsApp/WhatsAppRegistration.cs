@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Tern.Channels.Http;
 using Tern.Channels.WhatsApp.Graph;
 using Tern.Core.Catalog;
+using Tern.Core.Delivery;
 using Tern.Core.Memory;
 
 namespace Tern.Channels.WhatsApp;
@@ -22,14 +23,19 @@ public sealed class WhatsAppIngressOptions
 
 public static class WhatsAppRegistration
 {
-    /// <summary>WhatsApp Cloud API phone numbers: Meta's webhooks at <c>/hooks/whatsapp/{channel}</c> (GET verification, signed POSTs).</summary>
-    public static IServiceCollection AddWhatsAppChannel(this IServiceCollection services, WhatsAppIngressOptions options)
+    /// <summary>WhatsApp Cloud API phone numbers: Meta's webhooks at <c>/hooks/whatsapp/{channel}</c> (GET verification, signed POSTs), sends through the Graph API within the number's and the pair limits.</summary>
+    public static IServiceCollection AddWhatsAppChannel(this IServiceCollection services, WhatsAppIngressOptions options, int pairLimitWindows, TimeSpan sendTimeout)
     {
         services.AddSingleton(options);
         services.AddSingleton(sp => new GraphApiClient(sp.GetRequiredKeyedService<HttpClient>(OutboundHttp.SendClient)));
         services.AddSingleton<IChannelType>(sp => new WhatsAppChannelType(sp.GetRequiredService<GraphApiClient>(), sp.GetRequiredService<DestinationPolicy>(), options.CallTimeout));
         services.AddSingleton(_ => new WhatsAppPostSlots(options.MaxConcurrentPosts));
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<WhatsAppPostSlots>());
+        services.AddSingleton(sp => new WhatsAppLimiter(pairLimitWindows, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<WhatsAppLimiter>().PairWindows);
+        services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<WhatsAppLimiter>().NumberWindows);
+        services.AddSingleton<IChannelSender>(sp => new WhatsAppSender(
+            sp.GetRequiredService<GraphApiClient>(), sp.GetRequiredService<WhatsAppLimiter>(), sp.GetRequiredService<IMessageLinks>(), sendTimeout));
         services.AddSingleton<WhatsAppWebhookIngress>();
         services.AddSingleton(sp => new ChannelHooks(WhatsAppChannelType.TypeName, [HttpMethods.Get], sp.GetRequiredService<WhatsAppWebhookIngress>().VerifyAsync, WhatsAppWebhookIngress.VerifyShape));
         services.AddSingleton(sp => new ChannelHooks(WhatsAppChannelType.TypeName, [HttpMethods.Post], sp.GetRequiredService<WhatsAppWebhookIngress>().PushAsync, WhatsAppWebhookIngress.PushShape));
@@ -47,6 +53,7 @@ public sealed class WhatsAppModule : IChannelModule
     public string CliUsage => """
         --type whatsapp --phone-number-id ID --access-token TOKEN --app-secret SECRET
         --verify-token TOKEN [--base-url URL] [--api-version v27.0]
+        [--limits messages_per_second=80,pair_interval_seconds=6,pair_burst=5]
                (the token is checked against the phone number with GET /{phone-number-id} before the channel is stored)
         """;
 
@@ -59,5 +66,5 @@ public sealed class WhatsAppModule : IChannelModule
         };
 
     public void Register(IServiceCollection services, ChannelHostOptions host) =>
-        services.AddWhatsAppChannel(_options ?? throw new InvalidOperationException("WhatsApp settings were not read"));
+        services.AddWhatsAppChannel(_options ?? throw new InvalidOperationException("WhatsApp settings were not read"), host.SendWindowChats, host.SendTimeout);
 }

@@ -20,6 +20,7 @@ namespace Tern.Channels.WhatsApp;
 /// <param name="ApiVersion">The Graph API version calls go to; null for <see cref="DefaultApiVersion"/>.</param>
 /// <param name="DisplayPhoneNumber">The number as Meta shows it, from the check when the channel was stored.</param>
 /// <param name="VerifiedName">The business name Meta verified, from the same check.</param>
+/// <param name="Limits">Tern's sending limits for the number; null for <see cref="WhatsAppLimits.Default"/>.</param>
 public sealed partial record WhatsAppSettings(
     string PhoneNumberId,
     string AccessToken,
@@ -27,8 +28,11 @@ public sealed partial record WhatsAppSettings(
     Uri? BaseUrl = null,
     string? ApiVersion = null,
     string? DisplayPhoneNumber = null,
-    string? VerifiedName = null)
+    string? VerifiedName = null,
+    WhatsAppLimits? Limits = null)
 {
+    public WhatsAppLimits EffectiveLimits => Limits ?? WhatsAppLimits.Default;
+
     public static readonly Uri DefaultBaseUrl = new("https://graph.facebook.com/");
 
     /// <summary>The Graph API version Tern was checked against; an operator moves to a newer one with <c>api_version</c>.</summary>
@@ -102,6 +106,14 @@ public sealed partial record WhatsAppSettings(
             if (ApiVersion is not null) json.WriteString("api_version", ApiVersion);
             if (DisplayPhoneNumber is not null) json.WriteString("display_phone_number", DisplayPhoneNumber);
             if (VerifiedName is not null) json.WriteString("verified_name", VerifiedName);
+            if (Limits is { } limits)
+            {
+                json.WriteStartObject("limits");
+                json.WriteNumber("messages_per_second", limits.MessagesPerSecond);
+                json.WriteNumber("pair_interval_seconds", limits.PairIntervalSeconds);
+                json.WriteNumber("pair_burst", limits.PairBurst);
+                json.WriteEndObject();
+            }
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -117,14 +129,24 @@ public sealed partial record WhatsAppSettings(
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) return null;
             if (String(root, "phone_number_id") is not { } id || String(root, "access_token") is not { } token || String(root, "verify_token") is not { } verify) return null;
+            WhatsAppLimits? limits = null;
+            if (root.TryGetProperty("limits", out var l) && l.ValueKind == JsonValueKind.Object)
+            {
+                var d = WhatsAppLimits.Default;
+                limits = new WhatsAppLimits(
+                    l.TryGetProperty("messages_per_second", out var mps) ? mps.GetInt32() : d.MessagesPerSecond,
+                    l.TryGetProperty("pair_interval_seconds", out var pi) ? pi.GetDouble() : d.PairIntervalSeconds,
+                    l.TryGetProperty("pair_burst", out var pb) ? pb.GetInt32() : d.PairBurst);
+            }
             return new WhatsAppSettings(
                 id, token, verify,
                 String(root, "base_url") is { } baseUrl ? new Uri(baseUrl) : null,
                 String(root, "api_version"),
                 String(root, "display_phone_number"),
-                String(root, "verified_name"));
+                String(root, "verified_name"),
+                limits);
         }
-        catch (Exception ex) when (ex is JsonException or FormatException)
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {
             return null;
         }

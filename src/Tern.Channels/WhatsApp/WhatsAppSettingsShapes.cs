@@ -13,7 +13,10 @@ public sealed record WhatsAppSettingsRequest(
     [property: Description("The app secret (App settings > Basic); write-only. Meta signs every webhook with it (X-Hub-Signature-256).")] string? AppSecret = null,
     [property: Description("The verify token you enter in Meta's webhook set-up; write-only.")] string? VerifyToken = null,
     [property: Description("The Graph API root; default https://graph.facebook.com/.")] string? BaseUrl = null,
-    [property: Description("The Graph API version, e.g. v27.0 (the default).")] string? ApiVersion = null);
+    [property: Description("The Graph API version, e.g. v27.0 (the default).")] string? ApiVersion = null,
+    [property: Description("Tern's send limits for this number; 0 lifts one.")] WhatsAppLimitsRequest? Limits = null);
+
+public sealed record WhatsAppLimitsRequest(int? MessagesPerSecond = null, double? PairIntervalSeconds = null, int? PairBurst = null);
 
 /// <summary>A WhatsApp channel's settings as shown: the access token, app secret and verify token never are.</summary>
 public sealed record WhatsAppSettingsShown(
@@ -22,7 +25,10 @@ public sealed record WhatsAppSettingsShown(
     [property: Description("The business name Meta verified.")] string? VerifiedName,
     string BaseUrl,
     string ApiVersion,
-    [property: Description("Where Meta's webhook must point: {Tern:Http:PublicUrl} followed by this path.")] string WebhookPath);
+    [property: Description("Where Meta's webhook must point: {Tern:Http:PublicUrl} followed by this path.")] string WebhookPath,
+    [property: Description("The send limits in force (Meta's documented defaults unless set).")] WhatsAppLimitsShown Limits);
+
+public sealed record WhatsAppLimitsShown(int MessagesPerSecond, double PairIntervalSeconds, int PairBurst);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(WhatsAppSettingsRequest))]

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Tern.Channels.Limits;
 using Tern.Channels.Telegram;
 
 namespace Tern.Channels.Tests.Telegram;

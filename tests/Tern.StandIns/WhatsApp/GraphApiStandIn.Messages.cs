@@ -30,10 +30,13 @@ public sealed partial class GraphApiStandIn
             return (MarkRead(phone, body, status), false);
         }
 
-        var input = Str(body, "to") ?? throw GraphErrorException.Required("to");
-        if (!PhonePattern().IsMatch(input) && !UserIdPattern().IsMatch(input.Trim()))
+        // Meta's business-scoped user ids: a phone number goes in `to`, a user id in `recipient`; with both, `to` wins.
+        var input = Str(body, "to") ?? Str(body, "recipient") ?? throw GraphErrorException.Required("to");
+        if (Str(body, "to") is { } phoneInput ? !PhonePattern().IsMatch(phoneInput) : !UserIdPattern().IsMatch(input.Trim()))
         {
-            throw GraphErrorException.InvalidParameter("Invalid WhatsApp user phone number or user id: " + input);
+            throw GraphErrorException.InvalidParameter(Str(body, "to") is null
+                ? "Invalid business-scoped user id in recipient: " + input
+                : "Invalid WhatsApp user phone number in to: " + input);
         }
 
         var to = WaIdOf(input);

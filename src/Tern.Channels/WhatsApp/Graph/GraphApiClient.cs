@@ -43,6 +43,14 @@ public sealed class GraphApiClient(HttpClient http)
         SendAsync(endpoint, HttpMethod.Get, endpoint.PhoneNumberId + "?fields=id,display_phone_number,verified_name,quality_rating", null,
             GraphJsonContext.Default.PhoneNumberInfo, timeout, cancellationToken);
 
+    /// <summary><c>POST /{phone-number-id}/messages</c> with a request written by the caller; the answer names the message's wamid.</summary>
+    public Task<GraphResult<SendMessageAnswer>> SendMessageAsync(GraphEndpoint endpoint, byte[] requestJson, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var content = new ByteArrayContent(requestJson);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return SendAsync(endpoint, HttpMethod.Post, endpoint.PhoneNumberId + "/messages", content, GraphJsonContext.Default.SendMessageAnswer, timeout, cancellationToken);
+    }
+
     internal async Task<GraphResult<T>> SendAsync<T>(
         GraphEndpoint endpoint, HttpMethod method, string relativePath, HttpContent? content, JsonTypeInfo<T> answerInfo, TimeSpan timeout, CancellationToken cancellationToken)
     {

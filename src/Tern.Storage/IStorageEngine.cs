@@ -74,12 +74,14 @@ public interface IStorageEngine : IAsyncDisposable
     void ShrinkPools();
 }
 
-/// <summary>The inbox and outbox of an opened engine; they share the engine's writer and backlog counts.</summary>
-public sealed class PipelineStores(IInboxStore inbox, IOutboxStore outbox, IDisposable? owned = null) : IDisposable
+/// <summary>The inbox, outbox and receipts of an opened engine; they share the engine's writer and backlog counts.</summary>
+public sealed class PipelineStores(IInboxStore inbox, IOutboxStore outbox, IReceiptStore receipts, IDisposable? owned = null) : IDisposable
 {
     public IInboxStore Inbox => inbox;
 
     public IOutboxStore Outbox => outbox;
+
+    public IReceiptStore Receipts => receipts;
 
     public void Dispose() => owned?.Dispose();
 }

@@ -13,7 +13,8 @@ public readonly record struct InboundWhatsAppMessage(string PhoneNumberId, Envel
 /// One <c>statuses[]</c> item: what happened to a message the business sent (<c>sent</c>, <c>delivered</c>, <c>read</c>,
 /// <c>played</c>, <c>failed</c>), with Meta's <c>errors[]</c> kept verbatim for a failure.
 /// </summary>
-public sealed record WhatsAppStatusUpdate(string PhoneNumberId, string Wamid, string Status, long TimestampSeconds, string? Recipient, string? ErrorsJson);
+/// <param name="Errors">A failure's <c>errors[]</c> as one line: "(code) title: details; …".</param>
+public sealed record WhatsAppStatusUpdate(string PhoneNumberId, string Wamid, string Status, long TimestampSeconds, string? Recipient, string? Errors);
 
 /// <summary>What a webhook body holds: messages and statuses in body order, and how many changes were of other fields.</summary>
 public sealed class WebhookPayload
@@ -111,13 +112,28 @@ public static class WebhookPayloadReader
         }
     }
 
+    /// <summary>Meta's <c>errors[{code, title, message, error_data{details}}]</c> as one readable line.</summary>
+    private static string ErrorsText(JsonElement errors)
+    {
+        var parts = new List<string>();
+        foreach (var error in errors.EnumerateArray())
+        {
+            if (error.ValueKind != JsonValueKind.Object) continue;
+            var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetRawText() : "?";
+            var title = String(error, "title") ?? String(error, "message") ?? "error";
+            var details = error.TryGetProperty("error_data", out var data) ? String(data, "details") : null;
+            parts.Add(details is null || details == title ? $"({code}) {title}" : $"({code}) {title}: {details}");
+        }
+        return parts.Count == 0 ? "failed" : string.Join("; ", parts);
+    }
+
     private static int Count(JsonElement value, string name) =>
         value.TryGetProperty(name, out var array) && array.ValueKind == JsonValueKind.Array ? array.GetArrayLength() : 0;
 
     private static WhatsAppStatusUpdate? ToStatus(JsonElement status, string phoneNumberId)
     {
         if (status.ValueKind != JsonValueKind.Object || String(status, "id") is not { } wamid || String(status, "status") is not { } state) return null;
-        var errors = status.TryGetProperty("errors", out var e) && e.ValueKind == JsonValueKind.Array ? e.GetRawText() : null;
+        var errors = status.TryGetProperty("errors", out var e) && e.ValueKind == JsonValueKind.Array ? ErrorsText(e) : null;
         return new WhatsAppStatusUpdate(phoneNumberId, wamid, state, Seconds(status), String(status, "recipient_id") ?? String(status, "recipient_user_id"), errors);
     }
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Tern.Channels.Http;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
+using Tern.Core.Delivery;
 using Tern.Core.Memory;
 using Tern.Core.Messages;
 using Tern.Core.Pipeline;
@@ -24,7 +25,7 @@ namespace Tern.Channels.WhatsApp;
 /// </summary>
 public sealed class WhatsAppWebhookIngress(
     CatalogCache catalog, IInboxStore inbox, RecentInboundIds recent, PipelineCounters counters, IngressGate gate, IngressStatusBoard status,
-    WhatsAppIngressOptions options, IngressOptions ingress, WhatsAppPostSlots slots, TimeProvider time)
+    WhatsAppIngressOptions options, IngressOptions ingress, WhatsAppPostSlots slots, DeliveryReceipts receipts, TimeProvider time)
 {
     public const string SignatureHeader = "X-Hub-Signature-256";
 
@@ -120,6 +121,7 @@ public sealed class WhatsAppWebhookIngress(
             }
 
             var (fresh, duplicates, skipped) = await CommitAsync(channel, settings, appSecret, payload, nowMs, cancellationToken).ConfigureAwait(false);
+            skipped += await ApplyStatusesAsync(channel, settings, appSecret, payload.Statuses, cancellationToken).ConfigureAwait(false);
             return Results.Json(new WhatsAppAccepted(fresh, duplicates, payload.Statuses.Count, skipped + payload.Unusable),
                 ChannelsJsonContext.Default.WhatsAppAccepted, statusCode: StatusCodes.Status200OK);
         }
@@ -184,6 +186,40 @@ public sealed class WhatsAppWebhookIngress(
         return (fresh, duplicates, skipped);
     }
 
+    /// <summary>
+    /// The statuses of messages Tern sent, as receipts on those messages (committed before the 200 like the messages); returns
+    /// how many were for a number Tern has no channel for.
+    /// </summary>
+    private async Task<int> ApplyStatusesAsync(
+        ChannelDefinition channel, WhatsAppSettings settings, string appSecret, List<WhatsAppStatusUpdate> statuses, CancellationToken cancellationToken)
+    {
+        if (statuses.Count == 0) return 0;
+        var list = new List<DeliveryReceipt>(statuses.Count);
+        Dictionary<string, string?>? others = null;
+        var skipped = 0;
+        foreach (var status in statuses)
+        {
+            string? channelId = channel.Id;
+            if (status.PhoneNumberId != settings.PhoneNumberId)
+            {
+                others ??= [];
+                if (!others.TryGetValue(status.PhoneNumberId, out channelId))
+                {
+                    channelId = await SiblingAsync(appSecret, status.PhoneNumberId, cancellationToken).ConfigureAwait(false);
+                    others[status.PhoneNumberId] = channelId;
+                }
+            }
+            if (channelId is null || !DeliveryReceipts.Statuses.Contains(status.Status))
+            {
+                skipped++;
+                continue;
+            }
+            list.Add(new DeliveryReceipt(channelId, status.Wamid, status.Status, status.TimestampSeconds * 1000, status.Errors));
+        }
+        await receipts.ApplyAsync(list, cancellationToken).ConfigureAwait(false);
+        return skipped;
+    }
+
     /// <summary>The WhatsApp channel of another phone number of the same app: the same app secret signed this body.</summary>
     private async Task<string?> SiblingAsync(string appSecret, string phoneNumberId, CancellationToken cancellationToken)
     {
@@ -207,7 +243,7 @@ public sealed class WhatsAppWebhookIngress(
     }
 }
 
-/// <summary>What a webhook POST did: messages stored, redeliveries recognised, statuses received, items for no channel of Tern's.</summary>
+/// <summary>What a webhook POST did: messages stored, redeliveries recognised, statuses received (each recorded on its message), items for no channel of Tern's.</summary>
 public sealed record WhatsAppAccepted(int Messages, int Duplicates, int Statuses, int Skipped);
 
 /// <summary>

@@ -38,6 +38,7 @@ public sealed partial class DeliveryEngine
     private readonly ConcurrentDictionary<Lane, long> _heldLanes = new();
 
     private int _inFlight;
+    private readonly DeliveryReceipts? _receipts;
 
     public DeliveryEngine(
         IOutboxStore outbox,
@@ -48,7 +49,8 @@ public sealed partial class DeliveryEngine
         DeliveryLatency latency,
         TimeProvider time,
         ILogger<DeliveryEngine> logger,
-        ISendPermits? permits = null)
+        ISendPermits? permits = null,
+        DeliveryReceipts? receipts = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1);
         _outbox = outbox;
@@ -60,6 +62,7 @@ public sealed partial class DeliveryEngine
         _time = time;
         _logger = logger;
         _permits = permits;
+        _receipts = receipts;
         _backoff = new Backoff(options.BackoffBase, options.BackoffMax);
         Failures = new BoundedLruCache<Lane, DestinationFailure>("failing-destinations", Math.Max(1, options.FailureRecords), options.FailureMemory, time);
     }
@@ -303,6 +306,11 @@ public sealed partial class DeliveryEngine
                 await _outbox.MarkSentAsync(delivery.Id, result.PlatformMessageId, now,
                     TenantEvents.Outcome(_catalog.Current, delivery, TenantEvents.MessageSent, result.PlatformMessageId, null, now),
                     result.Links ?? [], CancellationToken.None).ConfigureAwait(false);
+                // A platform may report on the message before its send's answer came back (a WhatsApp status): those land now.
+                if (_receipts is { EarlyCount: > 0 } receipts && result.PlatformMessageId is { } platformId)
+                {
+                    await receipts.ApplyEarlyAsync(lane.ChannelId, platformId, CancellationToken.None).ConfigureAwait(false);
+                }
                 if (_reportedDown.TryRemove(lane.ChannelId, out _))
                 {
                     await _outbox.AddAsync(TenantEvents.ChannelStatusChanged(_catalog.Current, lane.ChannelId, "up", null, now), CancellationToken.None).ConfigureAwait(false);

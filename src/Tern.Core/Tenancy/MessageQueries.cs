@@ -57,3 +57,34 @@ public interface IMessageQueries
 
     Task<ChannelStatusView> ChannelStatusAsync(string channelId, long nowMs, CancellationToken cancellationToken);
 }
+
+/// <summary>How an outbound message's history ends, the same on every engine.</summary>
+public static class MessageHistory
+{
+    private static readonly string[] ReceiptStatuses = ["sent", "delivered", "read", "played", "failed"];
+
+    /// <summary>
+    /// Adds the send's own outcome — <c>sent</c> when the platform took it, <c>failed</c> with the error when Tern gave up — after
+    /// Tern's own entries (queued, retries) and before the platform's receipts, which are recorded after the send's answer even
+    /// when they came first. The receipts keep the platform's times and the order they were recorded in.
+    /// </summary>
+    public static void AddOutcome(MessageView message, List<MessageStatusChange> history)
+    {
+        MessageStatusChange outcome;
+        if (message.Status is "sent" or "delivered" or "read" or "played" || (message.Status == "failed" && message.PlatformId is not null))
+        {
+            outcome = new MessageStatusChange(message.UpdatedAt, "sent", null);
+        }
+        else if (message.Status == "failed")
+        {
+            outcome = new MessageStatusChange(message.UpdatedAt, "failed", message.LastError);
+        }
+        else
+        {
+            return;
+        }
+        var firstReceipt = history.FindIndex(1, change => ReceiptStatuses.Contains(change.Status));
+        if (firstReceipt < 0) history.Add(outcome);
+        else history.Insert(firstReceipt, outcome);
+    }
+}

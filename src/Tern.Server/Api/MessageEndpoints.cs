@@ -17,7 +17,7 @@ namespace Tern.Server.Api;
 /// <summary>Send messages and read them back (inbound and outbound), with filters, pages and status history.</summary>
 internal static class MessageEndpoints
 {
-    private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "failed"];
+    private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "delivered", "read", "played", "failed"];
 
     public static void Map(RouteGroupBuilder group)
     {

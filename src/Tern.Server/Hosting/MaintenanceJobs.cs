@@ -22,6 +22,7 @@ internal static partial class MaintenanceJobs
         IInboxStore inbox,
         IOutboxStore outbox,
         PipelineCounters counters,
+        DeliveryReceipts receipts,
         TimeProvider time,
         ILogger logger)
     {
@@ -58,6 +59,14 @@ internal static partial class MaintenanceJobs
                 if (deleted < PurgeBatch) break;
             }
             if (linksDeleted > 0) LogLinksPurged(logger, linksDeleted, options.RetainMessageLinks);
+        });
+
+        // Receipts that came before their send's answer and were not applied when it was recorded (a crash in between), and ones
+        // for messages that never were Tern's: applied or, after the platform's 7 days, dropped.
+        yield return new ScheduledJob("early-receipts", TimeSpan.FromMinutes(1), async cancellationToken =>
+        {
+            if (receipts.EarlyCount == 0) return;
+            await receipts.ReconcileEarlyAsync((time.GetUtcNow() - TimeSpan.FromDays(7)).ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
         });
 
         yield return new ScheduledJob("database-maintenance", TimeSpan.FromHours(1), maintenance.MaintainAsync);

@@ -60,6 +60,7 @@ internal static class TernComposition
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<HeldLeases>());
         services.AddSingleton<LeaseRunner>();
         if (options.Cluster.Enabled) services.AddSingleton<ISendPermits, ClusterSendPermits>();
+        services.AddSingleton<DeliveryReceipts>();
         services.AddSingleton<DeliveryEngine>();
         services.AddSingleton<IBoundedStructure>(sp =>
         {
@@ -93,7 +94,8 @@ internal static class TernComposition
             sp.GetRequiredService<ILeaseStore>(),
             MaintenanceJobs.Create(options, sp.GetRequiredService<IRetentionStore>(), sp.GetRequiredService<IDatabaseMaintenance>(), sp.GetRequiredService<BoundedRegistry>(),
                 sp.GetRequiredService<DeliveryEngine>(), sp.GetRequiredService<MemoryMonitor>(), sp.GetRequiredService<IInboxStore>(), sp.GetRequiredService<IOutboxStore>(),
-                sp.GetRequiredService<PipelineCounters>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Scheduler")).ToArray(),
+                sp.GetRequiredService<PipelineCounters>(), sp.GetRequiredService<DeliveryReceipts>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Scheduler")).ToArray(),
             options.Cluster.InstanceId,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<JobScheduler>>(),
@@ -132,6 +134,7 @@ internal static class TernComposition
         services.AddTernCatalogStorage(storage);
         services.AddSingleton(pipeline.Inbox);
         services.AddSingleton(pipeline.Outbox);
+        services.AddSingleton(pipeline.Receipts);
         services.AddSingleton(storage.Links);
         services.AddSingleton<IChatMigrations>(new ChatMigrations(storage.ChatMoves, storage.Catalog));
         services.AddSingleton(storage.Restarts);

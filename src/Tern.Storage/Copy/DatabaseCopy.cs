@@ -66,6 +66,7 @@ public static class DatabaseCopy
         new("outbox", ["id"], Identity: "id"),
         new("lanes", ["channel_id", "chat"]),
         new("delivery_attempts", ["delivery_id"], UniqueKey: false),
+        new("early_receipts", ["channel_id", "platform_message_id", "status", "at"]),
         new("message_links", ["source_channel", "source_chat", "source_message", "dest_channel", "dest_chat", "dest_message"]),
         new("chat_migrations", ["channel_id", "old_chat"]),
         new("restarts", ["id"], Identity: "id"),

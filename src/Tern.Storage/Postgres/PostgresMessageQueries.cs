@@ -22,7 +22,7 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
 
     private static readonly string OutboundSelect =
         "SELECT 'out'::text AS dir, id, channel_id, chat, " +
-        "(" + StateColumn + ")::text AS status, " +
+        "(" + MessageStateColumn + ")::text AS status, " +
         // The text is read from the payload in .NET (PayloadJson), not with payload::jsonb here.
         "platform_message_id, NULL::text, NULL::text, NULL::text, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
         "FROM outbox WHERE kind = 0 AND channel_id IN (SELECT id FROM channels WHERE tenant_id = @tenant) " +
@@ -30,6 +30,9 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
 
     /// <summary>Only rows of the channel as it is now, not of an earlier channel with the same id (another tenant's, perhaps).</summary>
     private const string SinceChannelCreated = " AND created_at >= (SELECT c.created_at FROM channels c WHERE c.id = @channel)";
+
+    /// <summary>A sent message shows the platform's latest receipt (delivered, read, played, failed) once there is one.</summary>
+    private const string MessageStateColumn = "CASE WHEN state = 2 THEN COALESCE(receipt, 'sent') WHEN state = 3 THEN 'failed' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END";
 
     private const string StateColumn = "CASE WHEN state = 2 THEN 'sent' WHEN state = 3 THEN 'failed' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END";
 
@@ -150,7 +153,7 @@ public sealed class PostgresMessageQueries(PostgresDatabase database) : IMessage
                 history.Add(new MessageStatusChange(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)), reader.GetString(1), PostgresText.Nullable(reader, 2)));
             }
         }
-        if (message.Status is "sent" or "failed") history.Add(new MessageStatusChange(message.UpdatedAt, message.Status, message.Status == "failed" ? message.LastError : null));
+        MessageHistory.AddOutcome(message, history);
         return (message, history);
     }
 

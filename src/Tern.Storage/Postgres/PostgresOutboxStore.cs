@@ -11,7 +11,7 @@ namespace Tern.Storage.Postgres;
 /// The outbox on PostgreSQL: the same rows and rules as SQLite's, each change one statement (data-modifying CTEs), so
 /// the writer can send a whole batch of them in one round trip.
 /// </summary>
-public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
+public sealed partial class PostgresOutboxStore : IOutboxStore, IReceiptStore, IDisposable
 {
     /// <summary>New deliveries (the <c>@d_*</c> arrays, in order) filtered by <c>{filter}</c>; then their lanes opened.</summary>
     private const string InsertDeliveriesCte =
@@ -164,7 +164,9 @@ public sealed class PostgresOutboxStore : IOutboxStore, IDisposable
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         var pending = await PostgresDatabase.ScalarAsync(connection, null, CountSql, cancellationToken).ConfigureAwait(false);
-        return new PostgresOutboxStore(database, inbox, pending);
+        var store = new PostgresOutboxStore(database, inbox, pending);
+        await store.CountEarlyAsync(connection, cancellationToken).ConfigureAwait(false);
+        return store;
     }
 
     public long PendingCount => _pending.Value;

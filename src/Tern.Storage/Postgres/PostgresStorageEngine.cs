@@ -78,7 +78,7 @@ public sealed class PostgresStorageEngine : IStorageEngine
         var outbox = await PostgresOutboxStore.OpenAsync(_database, inbox, cancellationToken).ConfigureAwait(false);
         // In a cluster the other instances' appends and deliveries wake this one's router and sender.
         var listener = _database.ClusterInstanceId is null ? null : new PostgresNotifications(_database, inbox.OnAppendedElsewhere, outbox.OnAddedElsewhere);
-        return new PipelineStores(inbox, outbox, new Owned(inbox, outbox, listener));
+        return new PipelineStores(inbox, outbox, outbox, new Owned(inbox, outbox, listener));
     }
 
     public async Task<Copy.RawTables> OpenRawTablesAsync(CancellationToken cancellationToken) =>

@@ -19,7 +19,8 @@ public sealed class SqliteMessageQueries(SqliteDatabase database) : IMessageQuer
 
     private const string OutboundSelect =
         "SELECT 'out' AS dir, id, channel_id, chat, " +
-        "CASE WHEN state = 2 THEN 'sent' WHEN state = 3 THEN 'failed' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS status, " +
+        // A sent message shows the platform's latest receipt (delivered, read, played, failed) once there is one.
+        "CASE WHEN state = 2 THEN COALESCE(receipt, 'sent') WHEN state = 3 THEN 'failed' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS status, " +
         "platform_message_id, json_extract(payload, '" + DeliveryPayload.TextJsonPath + "'), NULL, NULL, payload, attempts, last_error, created_at AS created, updated_at AS updated " +
         "FROM outbox WHERE kind = 0 AND channel_id IN (SELECT id FROM channels WHERE tenant_id = $tenant) " +
         "AND outbox.created_at >= (SELECT c.created_at FROM channels c WHERE c.id = outbox.channel_id)";
@@ -145,7 +146,7 @@ public sealed class SqliteMessageQueries(SqliteDatabase database) : IMessageQuer
                 history.Add(new MessageStatusChange(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)), reader.GetString(1), SqliteInboxStore.NullableString(reader, 2)));
             }
         }
-        if (message.Status is "sent" or "failed") history.Add(new MessageStatusChange(message.UpdatedAt, message.Status, message.Status == "failed" ? message.LastError : null));
+        MessageHistory.AddOutcome(message, history);
         return (message, history);
     }
 

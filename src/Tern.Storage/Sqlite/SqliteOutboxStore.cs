@@ -7,7 +7,7 @@ using Tern.Core.Pipeline;
 
 namespace Tern.Storage.Sqlite;
 
-public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
+public sealed partial class SqliteOutboxStore : IOutboxStore, IReceiptStore, IDisposable
 {
     private const string MarkRoutedSql = "UPDATE inbox SET state = 1, routed_at = $now WHERE seq = $seq AND state = 0";
 
@@ -66,7 +66,7 @@ public sealed class SqliteOutboxStore : IOutboxStore, IDisposable
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         var pending = SqliteDatabase.Scalar(connection, null, "SELECT COUNT(*) FROM outbox WHERE state = 0");
-        return new SqliteOutboxStore(database, inbox, pending);
+        return new SqliteOutboxStore(database, inbox, pending) { _early = CountEarly(connection) };
     }
 
     public long PendingCount => Interlocked.Read(ref _pending);

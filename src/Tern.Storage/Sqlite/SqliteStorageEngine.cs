@@ -74,7 +74,7 @@ public sealed class SqliteStorageEngine : IStorageEngine
         await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var inbox = await SqliteInboxStore.OpenAsync(_database, cancellationToken).ConfigureAwait(false);
         var outbox = await SqliteOutboxStore.OpenAsync(_database, inbox, cancellationToken).ConfigureAwait(false);
-        return new PipelineStores(inbox, outbox, new Both(inbox, outbox));
+        return new PipelineStores(inbox, outbox, outbox, new Both(inbox, outbox));
     }
 
     public async Task<Copy.RawTables> OpenRawTablesAsync(CancellationToken cancellationToken) =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Tern.Channels.Http;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
@@ -87,6 +88,9 @@ public sealed class WhatsAppWebhookIngress(
         await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Kestrel's server-wide limit follows Tern:Ingress:MaxBodyBytes (at least 1 MB); Meta's batches may be larger,
+            // up to Tern:WhatsApp:MaxBodyBytes, so this request gets that bound instead (the body is not read yet).
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = options.MaxBodyBytes + 1L;
             using var body = await BoundedBody.ReadAsync(context.Request, options.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
             if (body is null) return BoundedBody.TooLarge(context, options.MaxBodyBytes);
 

@@ -53,9 +53,9 @@ public sealed class WhatsAppIngressTests(WhatsAppServer server) : IClassFixture<
         new(channel.HookUrl, secret ?? channel.AppSecret) { RetrySchedule = [] };
 
     /// <summary>Signs and posts the bytes once; the status and the answer's JSON (when 200).</summary>
-    private async Task<(HttpStatusCode Status, JsonElement Answer, string Body)> PostAsync(WaChannel channel, byte[] body, string? secret = null, bool expectContinue = false)
+    private async Task<(HttpStatusCode Status, JsonElement Answer, string Body)> PostAsync(WaChannel channel, byte[] body, string? secret = null, bool expectContinue = false, bool chunked = false)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, channel.HookUrl) { Content = new ByteArrayContent(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, channel.HookUrl) { Content = chunked ? new ChunkedContent(body) : new ByteArrayContent(body) };
         // With Expect: 100-continue the body is sent only once the server starts reading it: a 413 decided on the
         // Content-Length alone comes back whole instead of racing the upload.
         if (expectContinue) request.Headers.ExpectContinue = true;
@@ -227,6 +227,41 @@ public sealed class WhatsAppIngressTests(WhatsAppServer server) : IClassFixture<
 
         using var nobody = new WhatsAppWebhookSender(new Uri(server.Tern.BaseUrl, "/hooks/whatsapp/" + ApiServer.NewId("nobody")), channel.AppSecret) { RetrySchedule = [] };
         Assert.Equal(404, (await nobody.VerifyAsync(channel.VerifyToken, "challenge-5")).Status);
+
+        // The right token without a challenge: nothing to echo, a 400 naming hub.challenge.
+        var missing = await ApiCall.SendAsync(server.Tern.Http, HttpMethod.Get,
+            $"/hooks/whatsapp/{channel.Id}?hub.mode=subscribe&hub.verify_token={Uri.EscapeDataString(channel.VerifyToken)}", null);
+        missing.AssertProblem(HttpStatusCode.BadRequest, "hub.challenge");
+    }
+
+    [Fact]
+    public async Task The_whatsapp_hook_of_a_channel_of_another_type_is_404()
+    {
+        var plain = ApiServer.NewId("plain");
+        var secret = TestSecrets.For("wa-plain");
+        (await server.CallAsync(HttpMethod.Post, "/v1/channels", ApiCall.Json(new { id = plain, secret }))).AssertStatus(HttpStatusCode.Created);
+        using var sender = new WhatsAppWebhookSender(new Uri(server.Tern.BaseUrl, "/hooks/whatsapp/" + plain), secret) { RetrySchedule = [] };
+        Assert.Equal(404, (await sender.VerifyAsync("whatever-token", "challenge")).Status);
+        var body = new WhatsAppWebhookBody().Entry("1", new WhatsAppChange(NewPhoneNumberId(), "+1 555").Message(WhatsAppInbound.Text(Alice, "to a plain channel"))).ToBytes();
+        Assert.Equal(404, (await sender.PostAsync(body)).FinalStatus);
+        Assert.Empty(server.Home.Database.InboxIds(plain));
+    }
+
+    [Fact]
+    public async Task Messages_without_an_id_or_a_sender_are_acknowledged_as_skipped_and_not_stored()
+    {
+        var channel = await AddChannelAsync();
+        var noId = WhatsAppInbound.Text(Alice, "no id");
+        noId.Remove("id");
+        var noSender = WhatsAppInbound.Text(null, "no sender");
+        var good = WhatsAppInbound.Text(Alice, "good");
+        var body = new WhatsAppWebhookBody().Entry("1", new WhatsAppChange(channel.Phone).Message(noId).Message(good).Message(noSender).Status(Status("wamid.out-x", "sent"))).ToBytes();
+
+        var (status, answer, text) = await PostAsync(channel, body);
+        Assert.True(status == HttpStatusCode.OK, $"{status}: {text}");
+        AssertCounts(answer, messages: 1, duplicates: 0, statuses: 1, skipped: 2);
+        Assert.Equal(new HashSet<string> { (string)good["id"]! }, server.Home.Database.InboxIds(channel.Id));
+        Assert.Equal(0, server.Home.Database.InboxCountWithId(channel.Id, (string)noSender["id"]!));
     }
 
     // --- Signed POSTs ---------------------------------------------------------------------------------------------
@@ -459,6 +494,16 @@ public sealed class WhatsAppIngressTests(WhatsAppServer server) : IClassFixture<
         Assert.False(delivery.Delivered);
         Assert.True(delivery.FinalStatus is 413 or null, $"answered {delivery.FinalStatus} {delivery.Attempts[^1].Error}");
         Assert.Single(delivery.Attempts);
+        // Chunked (no Content-Length): refused once more than the bound has come.
+        try
+        {
+            var (chunked, _, chunkedText) = await PostAsync(channel, bytes, chunked: true);
+            Assert.True(chunked == HttpStatusCode.RequestEntityTooLarge, $"{chunked}: {chunkedText}");
+        }
+        catch (HttpRequestException)
+        {
+            // The connection cut while still sending, after the 413 was written: also a refusal.
+        }
         Assert.Equal(0, Stored(channel));
         Assert.Equal(0, server.Home.Database.InboxCountWithId(channel.Id, (string)messages[0]["id"]!));
 
@@ -489,6 +534,15 @@ public sealed class WhatsAppIngressTests(WhatsAppServer server) : IClassFixture<
         Assert.True(status == HttpStatusCode.OK, $"{status}: {text}");
         AssertCounts(answer, messages: count, duplicates: 0, statuses: 0, skipped: 0);
         Assert.Equal(count, Stored(channel));
+
+        // The same size chunked (no Content-Length), with other messages.
+        var chunkedChange = new WhatsAppChange(channel.Phone);
+        for (var i = 0; i < count; i++) chunkedChange.Message(WhatsAppInbound.Text(Alice, filler));
+        var chunkedBytes = new WhatsAppWebhookBody().Entry("1", chunkedChange).ToBytes();
+        var (chunked, chunkedAnswer, chunkedText) = await PostAsync(channel, chunkedBytes, chunked: true);
+        Assert.True(chunked == HttpStatusCode.OK, $"{chunked}: {chunkedText}");
+        AssertCounts(chunkedAnswer, messages: count, duplicates: 0, statuses: 0, skipped: 0);
+        Assert.Equal(2 * count, Stored(channel));
     }
 }
 

@@ -192,14 +192,23 @@ public sealed class WhatsAppWebhookIngress(
     private async Task<string?> SiblingAsync(string appSecret, string phoneNumberId, CancellationToken cancellationToken)
     {
         var snapshot = await catalog.GetAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var candidate in snapshot.Channels.Values)
+        if (Find(snapshot) is { } found) return found;
+        // A channel the CLI or another instance added a moment ago is not in the snapshot yet: ask the store once more
+        // before skipping, as a skipped message is answered 200 and Meta never sends it again.
+        snapshot = await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
+        return Find(snapshot);
+
+        string? Find(CatalogSnapshot channels)
         {
-            if (candidate.Type == WhatsAppChannelType.TypeName && candidate.Secret == appSecret && WhatsAppSettings.Of(candidate)?.PhoneNumberId == phoneNumberId)
+            foreach (var candidate in channels.Channels.Values)
             {
-                return candidate.Id;
+                if (candidate.Type == WhatsAppChannelType.TypeName && candidate.Secret == appSecret && WhatsAppSettings.Of(candidate)?.PhoneNumberId == phoneNumberId)
+                {
+                    return candidate.Id;
+                }
             }
+            return null;
         }
-        return null;
     }
 
     private static bool SameSecret(string expected, string given)

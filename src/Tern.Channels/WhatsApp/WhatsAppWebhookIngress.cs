@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Tern.Channels.Http;
 using Tern.Channels.Webhook;
 using Tern.Core.Catalog;
@@ -88,6 +89,9 @@ public sealed class WhatsAppWebhookIngress(
         await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Kestrel's server-wide limit follows Tern:Ingress:MaxBodyBytes (at least 1 MB); Meta's batches may be larger,
+            // up to Tern:WhatsApp:MaxBodyBytes, so this request gets that bound instead (the body is not read yet).
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = options.MaxBodyBytes + 1L;
             using var body = await BoundedBody.ReadAsync(context.Request, options.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
             if (body is null) return BoundedBody.TooLarge(context, options.MaxBodyBytes);
 
@@ -224,14 +228,23 @@ public sealed class WhatsAppWebhookIngress(
     private async Task<string?> SiblingAsync(string appSecret, string phoneNumberId, CancellationToken cancellationToken)
     {
         var snapshot = await catalog.GetAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var candidate in snapshot.Channels.Values)
+        if (Find(snapshot) is { } found) return found;
+        // A channel the CLI or another instance added a moment ago is not in the snapshot yet: ask the store once more
+        // before skipping, as a skipped message is answered 200 and Meta never sends it again.
+        snapshot = await catalog.RefreshAsync(force: true, cancellationToken).ConfigureAwait(false);
+        return Find(snapshot);
+
+        string? Find(CatalogSnapshot channels)
         {
-            if (candidate.Type == WhatsAppChannelType.TypeName && candidate.Secret == appSecret && WhatsAppSettings.Of(candidate)?.PhoneNumberId == phoneNumberId)
+            foreach (var candidate in channels.Channels.Values)
             {
-                return candidate.Id;
+                if (candidate.Type == WhatsAppChannelType.TypeName && candidate.Secret == appSecret && WhatsAppSettings.Of(candidate)?.PhoneNumberId == phoneNumberId)
+                {
+                    return candidate.Id;
+                }
             }
+            return null;
         }
-        return null;
     }
 
     private static bool SameSecret(string expected, string given)

@@ -408,8 +408,8 @@ public sealed class WebhookPayloadReaderTests
         Assert.Equal([Phone, Other, Other, Phone], payload.Statuses.Select(s => s.PhoneNumberId));
         Assert.All(payload.Statuses, s => Assert.Equal(At.ToUnixTimeSeconds(), s.TimestampSeconds));
         Assert.Equal("16505550000", payload.Statuses[3].Recipient);
-        Assert.Null(payload.Statuses[0].ErrorsJson);
-        Assert.Contains("131047", payload.Statuses[2].ErrorsJson!, StringComparison.Ordinal);
+        Assert.Null(payload.Statuses[0].Errors);
+        Assert.StartsWith("(131047) ", payload.Statuses[2].Errors, StringComparison.Ordinal);
 
         Assert.Equal(2, payload.OtherChanges);
         Assert.Equal(0, payload.Unusable);

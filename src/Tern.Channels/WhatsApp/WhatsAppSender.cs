@@ -49,7 +49,7 @@ public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limite
         var made = new List<MessageLink>(items.Count);
         foreach (var (messageId, text, attachments) in items)
         {
-            var request = await RequestAsync(channel, recipient, source, text, attachments, context, cancellationToken).ConfigureAwait(false);
+            var request = await RequestAsync(channel, recipient, source, text, attachments, context, apiSend: payload.Source.Api is not null, cancellationToken).ConfigureAwait(false);
             if (request.Problem is { } refused) return SendResult.Rejected(refused);
             var result = await LimitedAsync(settings, endpoint, recipient, request.Json!, cancellationToken).ConfigureAwait(false);
             if (result.Outcome != SendOutcome.Sent) return result;
@@ -74,9 +74,12 @@ public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limite
 
     /// <summary>The Graph request for one message, or why WhatsApp cannot carry it.</summary>
     private async Task<Request> RequestAsync(
-        ChannelDefinition channel, string recipient, (string Channel, string Chat)? source, string? text, RawJson? attachments, string? context, CancellationToken cancellationToken)
+        ChannelDefinition channel, string recipient, (string Channel, string Chat)? source, string? text, RawJson? attachments, string? context, bool apiSend,
+        CancellationToken cancellationToken)
     {
         var attachment = FirstAttachment(attachments);
+        // A tenant sending through the API names Meta's media id as the file id; a file id routed from another platform is not one.
+        if (apiSend && attachment is { MediaId: null, FileId: { } fileId }) attachment = attachment with { MediaId = fileId };
         string? reactedTo = null;
         if (attachment is { Type: "reaction" } reaction)
         {

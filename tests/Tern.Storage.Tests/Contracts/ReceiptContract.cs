@@ -208,6 +208,42 @@ public abstract class ReceiptContract<TFactory> : StoreContract<TFactory>
         Assert.Equal(1, Receipts.EarlyCount);
     }
 
+    [Fact]
+    public async Task Receipts_of_one_message_in_one_batch_are_decided_in_turn_each_seeing_the_status_the_one_before_set()
+    {
+        await ChannelAsync(Channel);
+        var id = await SentAsync("chat-1", "wamid.X", 20_000, 30_000);
+        var seen = new List<string?>();
+
+        var result = await Receipts.ApplyAsync([Receipt("wamid.X", "delivered", 40_000), Receipt("wamid.X", "read", 41_000), Receipt("wamid.X", "delivered", 40_000)], (target, _) =>
+        {
+            seen.Add(target.CurrentReceipt);
+            return new ReceiptDecision(true, []);
+        }, Ct);
+
+        Assert.Equal(new ReceiptResult(2, 0, 1), result);
+        Assert.Equal([null, "delivered"], seen);
+        var (message, history) = await GetAsync(id);
+        Assert.Equal("read", message.Status);
+        Assert.Equal(["queued", "sent", "delivered", "read"], history.Select(h => h.Status));
+    }
+
+    [Fact]
+    public async Task Applying_the_early_receipts_of_a_platform_id_not_recorded_yet_keeps_them()
+    {
+        await ChannelAsync(Channel);
+        var id = await EnqueueAsync("chat-1", 20_000);
+        Assert.Equal(new ReceiptResult(0, 1, 0), await Receipts.ApplyAsync([Receipt("wamid.E", "delivered", 25_000)], Forward, Ct));
+
+        Assert.Equal(default, await Receipts.ApplyEarlyAsync(Channel, "wamid.E", Forward, Ct));
+
+        Assert.Equal(1, Receipts.EarlyCount);
+        Assert.Equal(1, await Stores.ScalarSqlAsync("SELECT COUNT(*) FROM early_receipts", Ct));
+        await Stores.Outbox.MarkSentAsync(id, "wamid.E", 30_000, [], [], Ct);
+        Assert.Equal(new ReceiptResult(1, 0, 0), await Receipts.ApplyEarlyAsync(Channel, "wamid.E", Forward, Ct));
+        Assert.Equal("delivered", (await GetAsync(id)).Message.Status);
+    }
+
     // --- helpers ---------------------------------------------------------------------------------------------------
 
     /// <summary>Every receipt becomes the status, no events.</summary>

@@ -244,6 +244,67 @@ public abstract class ReceiptContract<TFactory> : StoreContract<TFactory>
         Assert.Equal("delivered", (await GetAsync(id)).Message.Status);
     }
 
+    [Fact]
+    public async Task Each_applied_receipts_events_are_added_whichever_way_it_lands()
+    {
+        await ChannelAsync(Channel);
+        var direct = await SentAsync("chat-1", "wamid.D", 20_000, 30_000);
+        var late = await EnqueueAsync("chat-3", 20_000);
+        var pending = Stores.Outbox.PendingCount;
+        Func<ReceiptTarget, DeliveryReceipt, ReceiptDecision> raise = (target, _) => new ReceiptDecision(true, [EventFor(target.Chat)]);
+
+        Assert.Equal(new ReceiptResult(2, 1, 0), await Receipts.ApplyAsync(
+            [Receipt("wamid.D", "delivered", 40_000), Receipt("wamid.D", "read", 41_000), Receipt("wamid.L", "delivered", 25_000)], raise, Ct));
+        Assert.Equal(pending + 2, Stores.Outbox.PendingCount);
+        await Stores.Outbox.MarkSentAsync(late, "wamid.L", 30_000, [], [], Ct);
+        pending = Stores.Outbox.PendingCount;
+
+        Assert.Equal(new ReceiptResult(1, 0, 0), await Receipts.ReconcileEarlyAsync(raise, 0, Ct));
+
+        Assert.Equal(pending + 1, Stores.Outbox.PendingCount);
+        Assert.Equal(3, (await Stores.Outbox.ReadLaneAsync(new Lane(Channel, "chat-2"), 10, Ct)).Count);
+        Assert.Equal("read", (await GetAsync(direct)).Message.Status);
+        Assert.Equal("delivered", (await GetAsync(late)).Message.Status);
+    }
+
+    [Fact]
+    public async Task An_early_receipt_the_platform_delivered_again_after_the_send_is_recorded_once()
+    {
+        await ChannelAsync(Channel);
+        var id = await EnqueueAsync("chat-1", 20_000);
+        Assert.Equal(new ReceiptResult(0, 1, 0), await Receipts.ApplyAsync([Receipt("wamid.E", "delivered", 25_000)], Forward, Ct));
+        await Stores.Outbox.MarkSentAsync(id, "wamid.E", 30_000, [], [], Ct);
+        Assert.Equal(new ReceiptResult(1, 0, 0), await Receipts.ApplyAsync([Receipt("wamid.E", "delivered", 25_000)], Forward, Ct));
+
+        Assert.Equal(new ReceiptResult(0, 0, 1), await Receipts.ApplyEarlyAsync(Channel, "wamid.E", Forward, Ct));
+
+        Assert.Equal(0, Receipts.EarlyCount);
+        Assert.Equal(["queued", "sent", "delivered"], (await GetAsync(id)).History.Select(h => h.Status));
+    }
+
+    [Fact]
+    public async Task A_batch_whose_decision_throws_records_nothing()
+    {
+        await ChannelAsync(Channel);
+        var id = await SentAsync("chat-1", "wamid.X", 20_000, 30_000);
+        var pending = Stores.Outbox.PendingCount;
+
+        // The decision fails the same way every time it is asked (SQLite's writer runs a failed request once more, alone).
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Receipts.ApplyAsync(
+            [Receipt("wamid.X", "delivered", 40_000), Receipt("wamid.X", "read", 41_000), Receipt("wamid.N", "read", 41_000)], (_, receipt) =>
+                receipt.Status == "read" ? throw new InvalidOperationException("boom") : new ReceiptDecision(true, [EventFor("chat-1")]), Ct));
+
+        var (message, history) = await GetAsync(id);
+        Assert.Equal("sent", message.Status);
+        Assert.Equal(["queued", "sent"], history.Select(h => h.Status));
+        Assert.Equal(pending, Stores.Outbox.PendingCount);
+        Assert.Empty(await Stores.Outbox.ReadLaneAsync(new Lane(Channel, "chat-2"), 10, Ct));
+        Assert.Equal(0, Receipts.EarlyCount);
+
+        // The store still works afterwards.
+        Assert.Equal(new ReceiptResult(1, 0, 0), await Receipts.ApplyAsync([Receipt("wamid.X", "delivered", 40_000)], Forward, Ct));
+    }
+
     // --- helpers ---------------------------------------------------------------------------------------------------
 
     /// <summary>Every receipt becomes the status, no events.</summary>

@@ -53,7 +53,8 @@ public sealed partial class PostgresOutboxStore
         {
             var early = await ReadEarlyAsync(connection, transaction, EarlyOfSql, channelId, platformMessageId, cancellationToken).ConfigureAwait(false);
             foreach (var receipt in early) await ApplyOneAsync(connection, transaction, receipt, decide, keepEarly: false, state, cancellationToken).ConfigureAwait(false);
-            if (early.Count > 0) state.Dropped += await DropAsync(connection, transaction, channelId, platformMessageId, cancellationToken).ConfigureAwait(false);
+            // Dropped only once they landed: while the message is not found they stay early.
+            if (state.Result.Applied + state.Result.Repeated > 0) state.Dropped += await DropAsync(connection, transaction, channelId, platformMessageId, cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
     public Task<ReceiptResult> ReconcileEarlyAsync(Func<ReceiptTarget, DeliveryReceipt, ReceiptDecision> decide, long olderThanMs, CancellationToken cancellationToken) =>

@@ -58,7 +58,8 @@ public sealed partial class SqliteOutboxStore
             var result = default(ReceiptResult);
             var added = 0;
             foreach (var receipt in early) ApplyOne(writer, receipt, decide, keepEarly: false, now, ref result, ref added);
-            return (result, added, early.Count == 0 ? 0 : Drop(writer, channelId, platformMessageId));
+            // Dropped only once they landed: while the message is not found they stay early.
+            return (result, added, result.Applied + result.Repeated == 0 ? 0 : Drop(writer, channelId, platformMessageId));
         }, cancellationToken).ConfigureAwait(false);
         Interlocked.Add(ref _early, -dropped);
         OnAdded(added);

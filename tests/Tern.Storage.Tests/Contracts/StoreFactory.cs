@@ -47,6 +47,9 @@ public abstract class StoreSet : IAsyncDisposable
 
     public abstract IOutboxStore Outbox { get; }
 
+    /// <summary>The engine's receipt store (what PipelineStores.Receipts gives: the outbox store).</summary>
+    public abstract IReceiptStore Receipts { get; }
+
     public abstract ICatalogStore Catalog { get; }
 
     public abstract IMessageLinks MessageLinks { get; }

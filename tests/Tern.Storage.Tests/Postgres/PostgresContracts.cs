@@ -19,3 +19,5 @@ public sealed class PostgresTenantContract : TenantContract<PostgresStoreFactory
 public sealed class PostgresSecretsContract : SecretsContract<PostgresStoreFactory>;
 
 public sealed class PostgresMessageQueryContract : MessageQueryContract<PostgresStoreFactory>;
+
+public sealed class PostgresReceiptContract : ReceiptContract<PostgresStoreFactory>;

@@ -81,6 +81,8 @@ public sealed class PostgresStoreFactory : StoreFactory
 
         public override IOutboxStore Outbox => outbox;
 
+        public override IReceiptStore Receipts => outbox;
+
         public override ICatalogStore Catalog => _catalog;
 
         public override IMessageLinks MessageLinks => _state;

@@ -19,3 +19,5 @@ public sealed class SqliteTenantContract : TenantContract<SqliteStoreFactory>;
 public sealed class SqliteSecretsContract : SecretsContract<SqliteStoreFactory>;
 
 public sealed class SqliteMessageQueryContract : MessageQueryContract<SqliteStoreFactory>;
+
+public sealed class SqliteReceiptContract : ReceiptContract<SqliteStoreFactory>;

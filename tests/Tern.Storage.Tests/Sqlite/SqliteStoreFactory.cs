@@ -69,6 +69,8 @@ public sealed class SqliteStoreFactory : StoreFactory
 
         public override IOutboxStore Outbox => outbox;
 
+        public override IReceiptStore Receipts => outbox;
+
         public override ICatalogStore Catalog => _catalog;
 
         public override IMessageLinks MessageLinks => _state ??= new SqliteChannelState(database);

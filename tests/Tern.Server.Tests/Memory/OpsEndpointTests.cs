@@ -127,7 +127,7 @@ public sealed class OpsEndpointTests(OpsFixture ops) : IClassFixture<OpsFixture>
         Assert.Equal(2, memory.GetProperty("max_restarts_per_hour").GetInt32());
         Assert.False(memory.GetProperty("shedding").GetBoolean());
         var jobs = memory.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("name").GetString()).ToList();
-        Assert.Equal(new[] { "database-maintenance", "expiry", "retention", "stats" }, jobs.Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "database-maintenance", "early-receipts", "expiry", "retention", "stats" }, jobs.Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Tern.Server.Tests.Api;
+using Tern.Server.Tests.Infrastructure;
+using Tern.StandIns.Http;
+using Tern.StandIns.WhatsApp;
+
+namespace Tern.Server.Tests.WhatsApp;
+
+/// <summary>
+/// WhatsApp sends end to end in the test process: POST /v1/messages to a WhatsApp channel reaches the Graph stand-in as
+/// Meta's request, and the signed <c>statuses[]</c> Meta posts back become the message's status and history — out of
+/// order, repeated, before the send's answer, failed — and tenant events.
+/// </summary>
+public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<WhatsAppServer>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static long _numbers;
+    private static long _recipients;
+
+    private static string NewPhoneNumberId() =>
+        "10754035" + Interlocked.Increment(ref _numbers).ToString("D7", CultureInfo.InvariantCulture);
+
+    /// <summary>A recipient (wa_id) no other test writes to.</summary>
+    private static string NewRecipient() => "1650" + Interlocked.Increment(ref _recipients).ToString("D7", CultureInfo.InvariantCulture);
+
+    private static string NewSecret(string what) => what + Guid.NewGuid().ToString("N");
+
+    private sealed record WaChannel(string Id, WhatsAppPhoneNumber Phone, string AppSecret, Uri HookUrl);
+
+    private async Task<WaChannel> AddChannelAsync()
+    {
+        var phoneId = NewPhoneNumberId();
+        var token = NewSecret("EAAJBtoken");
+        var phone = server.Graph.AddPhoneNumber(phoneId, "+1 555-" + phoneId[^7..], token);
+        var id = ApiServer.NewId("wa-send");
+        var appSecret = NewSecret("appsecret");
+        var created = await server.CallAsync(HttpMethod.Post, "/v1/channels", ApiCall.Json(new
+        {
+            id,
+            type = "whatsapp",
+            whatsapp = new { phone_number_id = phoneId, access_token = token, app_secret = appSecret, verify_token = NewSecret("verify-"), base_url = server.Graph.BaseUrl.ToString() },
+        }));
+        created.AssertStatus(HttpStatusCode.Created);
+        return new WaChannel(id, phone, appSecret, new Uri(server.Tern.BaseUrl, $"/hooks/whatsapp/{id}"));
+    }
+
+    /// <summary>POST /v1/messages; the message id.</summary>
+    private async Task<string> SendAsync(WaChannel channel, string chat, object body)
+    {
+        var node = JsonSerializer.SerializeToNode(body)!.AsObject();
+        node["channel"] = channel.Id;
+        node["chat"] = chat;
+        var sent = await server.CallAsync(HttpMethod.Post, "/v1/messages", node.ToJsonString());
+        sent.AssertStatus(HttpStatusCode.Accepted);
+        return sent.Json.GetProperty("id").GetString()!;
+    }
+
+    private async Task<JsonElement> GetAsync(string id) =>
+        (await server.CallAsync(HttpMethod.Get, $"/v1/messages/{id}")).AssertStatus(HttpStatusCode.OK).Json;
+
+    /// <summary>Polls GET /v1/messages/{id} until <paramref name="condition"/> holds; the last answer.</summary>
+    private async Task<JsonElement> WaitForAsync(string id, Func<JsonElement, bool> condition, string what)
+    {
+        JsonElement message = default;
+        await Eventually.UntilAsync(async () => condition(message = await GetAsync(id)), Patience,
+            () => $"message {id} {what}: {message}; stand-in calls {string.Join(", ", server.Graph.Calls.TakeLast(5))}");
+        return message;
+    }
+
+    private Task<JsonElement> WaitForStatusAsync(string id, string status) =>
+        WaitForAsync(id, m => m.GetProperty("status").GetString() == status, "to be " + status);
+
+    private static string? StatusOf(JsonElement message) => message.GetProperty("status").GetString();
+
+    private static List<string?> History(JsonElement message) =>
+        message.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("status").GetString()).ToList();
+
+    /// <summary>Signs the change's webhook body with the channel's app secret and posts it once; must be 200.</summary>
+    private static Task PostStatusAsync(WaChannel channel, WhatsAppChange change) =>
+        PostBytesAsync(channel, new WhatsAppWebhookBody().Entry(channel.Phone.WabaId, change).ToBytes());
+
+    private static async Task PostBytesAsync(WaChannel channel, byte[] bytes)
+    {
+        using var sender = new WhatsAppWebhookSender(channel.HookUrl, channel.AppSecret) { RetrySchedule = [] };
+        var delivery = await sender.PostAsync(bytes);
+        Assert.True(delivery.Delivered, $"webhook answered {delivery.FinalStatus} {delivery.Attempts[^1].Error}");
+    }
+
+    /// <summary>The one message the stand-in accepted for the recipient, waited for.</summary>
+    private async Task<WhatsAppSentMessage> SentOnceAsync(string recipient)
+    {
+        await Eventually.UntilAsync(() => server.Graph.SentTo(recipient).Count > 0, Patience,
+            () => $"the stand-in to get a message to {recipient}; calls {string.Join(", ", server.Graph.Calls.TakeLast(5))}");
+        return Assert.Single(server.Graph.SentTo(recipient));
+    }
+
+    /// <summary>A channel, an open window to a fresh recipient, a text sent and answered: the message id and what Meta got.</summary>
+    private async Task<(WaChannel Channel, string Recipient, string Id, WhatsAppSentMessage Sent)> SentTextAsync(string text = "hello")
+    {
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient();
+        server.Graph.OpenWindow(channel.Phone.Id, recipient);
+        var id = await SendAsync(channel, recipient, new { text });
+        var message = await WaitForStatusAsync(id, "sent");
+        var sent = await SentOnceAsync(recipient);
+        Assert.Equal(sent.Wamid, message.GetProperty("platform_id").GetString());
+        return (channel, recipient, id, sent);
+    }
+
+    // --- 1. A text ------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_text_sent_over_the_api_reaches_meta_as_a_text_and_the_message_is_sent_with_the_wamid()
+    {
+        var (channel, recipient, id, sent) = await SentTextAsync("Your order 1042 has shipped");
+
+        Assert.Equal("text", sent.Type);
+        Assert.Equal("Your order 1042 has shipped", (string?)sent.Content["body"]);
+        Assert.Equal(channel.Phone.Id, sent.PhoneNumberId);
+        Assert.Equal(recipient, (string?)sent.Request["to"]);
+        Assert.Equal("whatsapp", (string?)sent.Request["messaging_product"]);
+        Assert.StartsWith("wamid.", sent.Wamid, StringComparison.Ordinal);
+
+        var message = await GetAsync(id);
+        Assert.Equal("sent", StatusOf(message));
+        Assert.Equal(sent.Wamid, message.GetProperty("platform_id").GetString());
+        Assert.Equal(channel.Id, message.GetProperty("channel").GetString());
+        Assert.Equal(recipient, message.GetProperty("chat").GetString());
+        Assert.Equal("sent", History(message)[^1]);
+    }
+}

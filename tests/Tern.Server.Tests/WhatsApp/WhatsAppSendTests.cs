@@ -131,4 +131,32 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         Assert.Equal(recipient, message.GetProperty("chat").GetString());
         Assert.Equal("sent", History(message)[^1]);
     }
+
+    // --- 2. Out of order and repeated ------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Read_then_delivered_keeps_both_in_the_history_and_the_status_read_and_a_repeat_adds_nothing()
+    {
+        var (channel, _, id, sent) = await SentTextAsync();
+
+        var readBody = new WhatsAppWebhookBody().Entry(channel.Phone.WabaId, new WhatsAppChange(channel.Phone).Status(server.Graph.StatusFor(sent.Wamid, "read"))).ToBytes();
+        await PostBytesAsync(channel, readBody);
+        await WaitForStatusAsync(id, "read");
+
+        var deliveredBody = new WhatsAppWebhookBody().Entry(channel.Phone.WabaId, new WhatsAppChange(channel.Phone).Status(server.Graph.StatusFor(sent.Wamid, "delivered"))).ToBytes();
+        await PostBytesAsync(channel, deliveredBody);
+        var message = await WaitForAsync(id, m => History(m).Contains("delivered"), "to have delivered in its history");
+        Assert.Equal("read", StatusOf(message));
+        var history = History(message);
+        Assert.Equal(1, history.Count(s => s == "read"));
+        Assert.Equal(1, history.Count(s => s == "delivered"));
+        Assert.True(history.IndexOf("read") < history.IndexOf("delivered"), $"history in arrival order: {string.Join(", ", history)}");
+
+        // Meta redelivers the same bytes: the webhook is committed before its 200, so once answered nothing may change.
+        await PostBytesAsync(channel, readBody);
+        await PostBytesAsync(channel, deliveredBody);
+        var again = await GetAsync(id);
+        Assert.Equal(history, History(again));
+        Assert.Equal("read", StatusOf(again));
+    }
 }

@@ -159,4 +159,38 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         Assert.Equal(history, History(again));
         Assert.Equal("read", StatusOf(again));
     }
+
+    // --- 3. A status before the send's answer -----------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_delivered_status_that_arrives_before_the_send_is_answered_lands_once_the_answer_is_recorded()
+    {
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient();
+        server.Graph.OpenWindow(channel.Phone.Id, recipient);
+        string id;
+        server.Graph.HoldAnswers();
+        try
+        {
+            id = await SendAsync(channel, recipient, new { text = "early bird" });
+            await Eventually.UntilAsync(() => server.Graph.HeldAnswers == 1 && server.Graph.SentTo(recipient).Count == 1, Patience,
+                () => $"the stand-in to hold the send: held {server.Graph.HeldAnswers}, sent {server.Graph.SentTo(recipient).Count}");
+            var wamid = server.Graph.SentTo(recipient)[0].Wamid;
+
+            await PostStatusAsync(channel, server.Graph.StatusChange(wamid, "delivered"));
+            var meanwhile = await GetAsync(id);
+            Assert.NotEqual("delivered", StatusOf(meanwhile));
+        }
+        finally
+        {
+            server.Graph.ReleaseAnswers();
+        }
+
+        var message = await WaitForStatusAsync(id, "delivered");
+        Assert.Equal(server.Graph.SentTo(recipient)[0].Wamid, message.GetProperty("platform_id").GetString());
+        var history = History(message);
+        var sentAt = history.IndexOf("sent");
+        Assert.True(sentAt >= 0 && history.IndexOf("delivered") > sentAt, $"sent then delivered: {string.Join(", ", history)}");
+        Assert.Equal(1, history.Count(s => s == "delivered"));
+    }
 }

@@ -193,4 +193,30 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         Assert.True(sentAt >= 0 && history.IndexOf("delivered") > sentAt, $"sent then delivered: {string.Join(", ", history)}");
         Assert.Equal(1, history.Count(s => s == "delivered"));
     }
+
+    // --- 4. failed ---------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_failed_status_fails_the_message_with_meta_s_error_in_the_history()
+    {
+        var (channel, _, id, sent) = await SentTextAsync();
+
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "failed", 131026));
+        var message = await WaitForStatusAsync(id, "failed");
+        var failed = message.GetProperty("history").EnumerateArray().Last(h => h.GetProperty("status").GetString() == "failed");
+        Assert.True(failed.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String, $"a detail on the failed entry: {failed}");
+        Assert.Contains("131026", detail.GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_status_after_read_is_kept_in_the_history_but_the_message_stays_read()
+    {
+        var (channel, _, id, sent) = await SentTextAsync();
+
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "read"));
+        await WaitForStatusAsync(id, "read");
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "failed", 131026));
+        var message = await WaitForAsync(id, m => History(m).Contains("failed"), "to have failed in its history");
+        Assert.Equal("read", StatusOf(message));
+    }
 }

@@ -219,4 +219,30 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         var message = await WaitForAsync(id, m => History(m).Contains("failed"), "to have failed in its history");
         Assert.Equal("read", StatusOf(message));
     }
+
+    // --- 5. Tenant events -------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Delivered_and_read_statuses_raise_one_tenant_event_each()
+    {
+        var secret = TestSecrets.For("wa-send-events");
+        await using var events = await RecordingReceiver.StartAsync(SignatureScheme.StandardWebhooks, secret);
+        (await server.CallAsync(HttpMethod.Post, "/v1/webhooks", ApiCall.Json(new { url = events.Url.ToString(), events = new[] { "message.delivered", "message.read" }, secret })))
+            .AssertStatus(HttpStatusCode.Created);
+
+        var (channel, _, id, sent) = await SentTextAsync();
+        Assert.StartsWith("out_", id, StringComparison.Ordinal);
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "delivered"));
+        await WaitForStatusAsync(id, "delivered");
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "read"));
+        await WaitForStatusAsync(id, "read");
+        // A repeat of delivered after read raises nothing.
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "delivered"));
+
+        List<string> Seen() => events.Accepted.Where(r => r.Subject == id).Select(r => r.Type).ToList();
+        await Eventually.UntilAsync(() => Seen().Contains("message.delivered") && Seen().Contains("message.read"), Patience,
+            () => $"message.delivered and message.read for {id}: {events.Describe()}");
+        Assert.Empty(events.Problems);
+        Assert.Equal(["message.delivered", "message.read"], Seen().Order(StringComparer.Ordinal));
+    }
 }

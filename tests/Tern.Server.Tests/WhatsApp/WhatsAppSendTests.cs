@@ -245,4 +245,20 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         Assert.Empty(events.Problems);
         Assert.Equal(["message.delivered", "message.read"], Seen().Order(StringComparer.Ordinal));
     }
+
+    // --- 6. The customer service window --------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_text_outside_the_24_hour_window_fails_and_says_to_send_a_template()
+    {
+        Assert.False(server.Graph.Options.WindowOpenByDefault);
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient(); // never wrote: the window is closed
+        var id = await SendAsync(channel, recipient, new { text = "are you there?" });
+
+        var message = await WaitForStatusAsync(id, "failed");
+        Assert.Contains("template", message.GetProperty("last_error").GetString(), StringComparison.Ordinal);
+        Assert.Empty(server.Graph.SentTo(recipient));
+        Assert.Contains(server.Graph.Calls, c => c.ErrorCode == 131047);
+    }
 }

@@ -261,4 +261,36 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         Assert.Empty(server.Graph.SentTo(recipient));
         Assert.Contains(server.Graph.Calls, c => c.ErrorCode == 131047);
     }
+
+    // --- 7. Media and user ids ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_photo_by_url_goes_as_an_image_link_with_the_text_as_caption()
+    {
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient();
+        server.Graph.OpenWindow(channel.Phone.Id, recipient);
+        var id = await SendAsync(channel, recipient, new { text = "the blue one", media = new { type = "photo", url = "https://example.com/cat.jpg" } });
+
+        await WaitForStatusAsync(id, "sent");
+        var sent = await SentOnceAsync(recipient);
+        Assert.Equal("image", sent.Type);
+        Assert.Equal("https://example.com/cat.jpg", sent.MediaLink);
+        Assert.Equal("the blue one", sent.Text);
+    }
+
+    [Fact]
+    public async Task A_business_scoped_user_id_chat_is_sent_in_recipient_not_to()
+    {
+        const string userId = "US.13491208655302741918";
+        var channel = await AddChannelAsync();
+        server.Graph.OpenWindow(channel.Phone.Id, userId);
+        var id = await SendAsync(channel, userId, new { text = "hi there" });
+
+        var message = await WaitForStatusAsync(id, "sent");
+        var sent = server.Graph.Sent.Single(s => s.PhoneNumberId == channel.Phone.Id);
+        Assert.Equal(userId, (string?)sent.Request["recipient"]);
+        Assert.False(sent.Request.ContainsKey("to"), $"no `to` with a user id: {sent.Request.ToJsonString()}");
+        Assert.Equal(sent.Wamid, message.GetProperty("platform_id").GetString());
+    }
 }

@@ -11,7 +11,7 @@ namespace Tern.Channels.WhatsApp;
 /// access token, app secret, verify token, Graph base URL and version), checked and then verified with
 /// <c>GET /{phone-number-id}</c>; chats are users' phone numbers or business-scoped user ids.
 /// </summary>
-public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy destinations, TimeSpan callTimeout) : IChannelType
+public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy destinations, TimeSpan callTimeout) : IChannelType, IChannelSendOptions
 {
     /// <summary>The type's name in channel definitions (<see cref="ChannelDefinition.Type"/>).</summary>
     public const string TypeName = "whatsapp";
@@ -27,6 +27,13 @@ public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy
     public string? SettingsProperty => TypeName;
 
     public ChannelSettingsShape? SettingsShape { get; } = new(typeof(WhatsAppSettingsRequest), typeof(WhatsAppSettingsShown), WhatsAppSettingsJsonContext.Default);
+
+    public string SendOptionsProperty => TypeName;
+
+    public ChannelSettingsShape SendOptionsShape => WhatsAppSendOptions.Shape;
+
+    public string? CheckSendOptions(JsonObject options, bool hasText, bool hasMedia, List<FieldError> errors) =>
+        WhatsAppSendOptions.Check(options, hasText, hasMedia, errors);
 
     public string? UrlRule => "a WhatsApp channel has no URL (it sends through the Graph API; set whatsapp.base_url for another Graph root)";
 

@@ -16,7 +16,7 @@ namespace Tern.Channels.WhatsApp;
 /// off and retry, the pair rate holds that user only, a closed 24-hour window and refused messages fail with Meta's reason,
 /// an expired token or a blocked account pause the whole channel (no hot retry loop), 5xx and network errors retry.
 /// </summary>
-public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limiter, IMessageLinks links, TimeSpan timeout) : IChannelSender
+public sealed partial class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limiter, IMessageLinks links, TimeSpan timeout) : IChannelSender
 {
     public const int MaxText = 4096;
     public const int MaxCaption = 1024;
@@ -37,6 +37,12 @@ public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limite
         if (WhatsAppChats.Check(recipient) is { } chatProblem) return SendResult.Rejected($"chat '{recipient}' {chatProblem}");
         if (payload.KindOrMessage == MessageKind.Edit) return SendResult.Rejected("WhatsApp cannot edit a message a business sent; the edit was not sent");
         if (payload.KindOrMessage == MessageKind.Callback) return SendResult.Rejected("a button press is not a message WhatsApp can show");
+        WhatsAppSendOptions.Stored? options = null;
+        if (payload.Platform is { } platform)
+        {
+            options = PlatformOptions(platform);
+            if (options is { Template: not null } or { MarkRead: not null }) return await SendOptionsAsync(settings, endpoint, recipient, options, cancellationToken).ConfigureAwait(false);
+        }
 
         var items = payload.Album is { } album
             ? album.Select(i => (i.MessageId, i.Text, i.Attachments)).ToList()
@@ -49,7 +55,8 @@ public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limite
         var made = new List<MessageLink>(items.Count);
         foreach (var (messageId, text, attachments) in items)
         {
-            var request = await RequestAsync(channel, recipient, source, text, attachments, context, apiSend: payload.Source.Api is not null, cancellationToken).ConfigureAwait(false);
+            var request = await RequestAsync(channel, recipient, source, text, attachments, context, apiSend: payload.Source.Api is not null, options?.PreviewUrl, cancellationToken)
+                .ConfigureAwait(false);
             if (request.Problem is { } refused) return SendResult.Rejected(refused);
             var result = await LimitedAsync(settings, endpoint, recipient, request.Json!, cancellationToken).ConfigureAwait(false);
             if (result.Outcome != SendOutcome.Sent) return result;
@@ -75,7 +82,7 @@ public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limite
     /// <summary>The Graph request for one message, or why WhatsApp cannot carry it.</summary>
     private async Task<Request> RequestAsync(
         ChannelDefinition channel, string recipient, (string Channel, string Chat)? source, string? text, RawJson? attachments, string? context, bool apiSend,
-        CancellationToken cancellationToken)
+        bool? previewUrl, CancellationToken cancellationToken)
     {
         var attachment = FirstAttachment(attachments);
         // A tenant sending through the API names Meta's media id as the file id; a file id routed from another platform is not one.
@@ -106,21 +113,24 @@ public sealed class WhatsAppSender(GraphApiClient client, WhatsAppLimiter limite
                 json.WriteString("message_id", context);
                 json.WriteEndObject();
             }
-            var problem = attachment is null ? WriteText(json, text) : WriteAttachment(json, attachment, text, reactedTo);
+            var problem = attachment is null ? WriteText(json, text, previewUrl) : WriteAttachment(json, attachment, text, reactedTo);
             if (problem is not null) return new Request(null, problem);
             json.WriteEndObject();
         }
         return new Request(buffer.WrittenSpan.ToArray(), null);
     }
 
-    private static string? WriteText(Utf8JsonWriter json, string? text)
+    private static string? WriteText(Utf8JsonWriter json, string? text, bool? previewUrl = null)
     {
         if (string.IsNullOrEmpty(text)) return "the message has neither text nor anything WhatsApp can show";
         json.WriteString("type", "text");
         json.WriteStartObject("text");
         json.WriteString("body", Truncate(text, MaxText));
-        // Meta renders a preview of the first URL only when asked to.
-        if (text.Contains("https://", StringComparison.OrdinalIgnoreCase) || text.Contains("http://", StringComparison.OrdinalIgnoreCase)) json.WriteBoolean("preview_url", true);
+        // Meta renders a preview of the first URL only when asked to; an API send may say not to.
+        if (previewUrl ?? (text.Contains("https://", StringComparison.OrdinalIgnoreCase) || text.Contains("http://", StringComparison.OrdinalIgnoreCase)))
+        {
+            json.WriteBoolean("preview_url", true);
+        }
         json.WriteEndObject();
         return null;
     }

@@ -111,10 +111,35 @@ public sealed class ChannelTypeRegistry
     /// <summary>The type whose settings object has this name in requests.</summary>
     public IChannelType? BySettingsProperty(string property) => Array.Find(_types, t => t.SettingsProperty == property);
 
+    /// <summary>The type whose send options object has this name in <c>POST /v1/messages</c>.</summary>
+    public IChannelSendOptions? BySendOptionsProperty(string property) =>
+        _types.OfType<IChannelSendOptions>().FirstOrDefault(t => t.SendOptionsProperty == property);
+
     public string? CheckType(string? name) => Find(name) is null ? $"must be one of: {KnownList}" : null;
 
     /// <summary>A destination chat on a channel of this type (a type Tern does not know takes any chat of 1–256 characters).</summary>
     public string? CheckDestinationChat(string type, string chat) => Find(type) is { } known ? known.CheckDestinationChat(chat) : CatalogRules.Chat(chat);
 
     public string? CheckSourceChat(string type, string chat) => CatalogRules.Chat(chat) ?? Find(type)?.CheckSourceChat(chat);
+}
+
+/// <summary>
+/// A channel type whose chats take more from an API send than text and media — WhatsApp's template messages and read
+/// marks. <c>POST /v1/messages</c> carries them as one object under <see cref="SendOptionsProperty"/>, judged here and
+/// carried in the delivery payload (<c>platform</c>) for the type's sender to read; other types never see it.
+/// </summary>
+public interface IChannelSendOptions
+{
+    /// <summary>The object's name in a send request (the type's name, by convention).</summary>
+    string SendOptionsProperty { get; }
+
+    /// <summary>The object's shape for the API description (request and shown are the same type).</summary>
+    ChannelSettingsShape SendOptionsShape { get; }
+
+    /// <summary>
+    /// Checks the object given with a send that also has text (<paramref name="hasText"/>) or media (<paramref name="hasMedia"/>);
+    /// returns the JSON the payload carries, or null with the problems in <paramref name="errors"/> (fields relative to the
+    /// object; a field that cannot go with the send's text or media says so itself).
+    /// </summary>
+    string? CheckSendOptions(JsonObject options, bool hasText, bool hasMedia, List<FieldError> errors);
 }

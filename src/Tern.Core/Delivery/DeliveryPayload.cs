@@ -57,6 +57,12 @@ public sealed record DeliveryPayload
     /// <summary>Platform-specific facts of the source (a JSON object), verbatim.</summary>
     public RawJson? Meta { get; init; }
 
+    /// <summary>
+    /// An API send's object for the destination's platform (<see cref="Catalog.IChannelSendOptions"/>: a WhatsApp template
+    /// or read mark), as its channel type checked it; only ever on a send to a channel of that type.
+    /// </summary>
+    public RawJson? Platform { get; init; }
+
     /// <summary>Where it came from: a channel's message, or an API send.</summary>
     public required DeliverySource Source { get; init; }
 

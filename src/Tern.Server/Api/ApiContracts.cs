@@ -27,7 +27,13 @@ public sealed record RouteRequest(string? Id, string? From, IReadOnlyList<string
 
 public sealed record MediaRequest(string? Type, string? Url, string? FileId);
 
-public sealed record SendMessageRequest(string? Channel, string? Chat, string? Text, MediaRequest? Media, string? IdempotencyKey);
+/// <summary>A message to send; a channel type with send options (<see cref="Core.Catalog.IChannelSendOptions"/>) takes them as one object named after the type.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Skip)]
+public sealed record SendMessageRequest(string? Channel, string? Chat, string? Text, MediaRequest? Media, string? IdempotencyKey)
+{
+    [JsonExtensionData]
+    public JsonObject? TypeOptions { get; set; } // settable: source generation binds init-only properties like constructor parameters
+}
 
 /// <param name="Secret">A Standard Webhooks secret: whsec_ and the base64 of 24–64 random bytes. Left out, Tern makes one and shows it once.</param>
 public sealed record WebhookRequest(string? Url, IReadOnlyList<string>? Events, string? Secret);

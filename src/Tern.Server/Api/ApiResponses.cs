@@ -222,9 +222,14 @@ internal static class ApiResponses
     /// </summary>
     public static async Task DescribeChannelSettings(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
     {
+        var types = context.ApplicationServices.GetRequiredService<ChannelTypeRegistry>();
+        if (context.JsonTypeInfo.Type == typeof(SendMessageRequest))
+        {
+            await DescribeSendOptions(schema, context, types, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var request = context.JsonTypeInfo.Type == typeof(ChannelRequest);
         if (!request && context.JsonTypeInfo.Type != typeof(ChannelResponse)) return;
-        var types = context.ApplicationServices.GetRequiredService<ChannelTypeRegistry>();
         schema.Properties ??= new Dictionary<string, IOpenApiSchema>(StringComparer.Ordinal);
         foreach (var type in types.All)
         {
@@ -232,6 +237,21 @@ internal static class ApiResponses
             var settings = await context.GetOrCreateSchemaAsync(request ? shape.Request : shape.Shown, null, cancellationToken).ConfigureAwait(false);
             if (settings is OpenApiSchema inline) inline.Description ??= $"The {type.Name} channel type's settings{(request ? "" : " as shown (never a secret)")}.";
             schema.Properties[property] = settings;
+        }
+        schema.AdditionalProperties = null;
+        schema.AdditionalPropertiesAllowed = false;
+    }
+
+    /// <summary>A send names each channel type's send options object (a WhatsApp template, a read mark) as a property of its own.</summary>
+    private static async Task DescribeSendOptions(OpenApiSchema schema, OpenApiSchemaTransformerContext context, ChannelTypeRegistry types, CancellationToken cancellationToken)
+    {
+        schema.Properties ??= new Dictionary<string, IOpenApiSchema>(StringComparer.Ordinal);
+        foreach (var type in types.All)
+        {
+            if (type is not IChannelSendOptions options) continue;
+            var shape = await context.GetOrCreateSchemaAsync(options.SendOptionsShape.Request, null, cancellationToken).ConfigureAwait(false);
+            if (shape is OpenApiSchema inline) inline.Description ??= $"Only for a {type.Name} channel: what its chats take beyond text and media.";
+            schema.Properties[options.SendOptionsProperty] = shape;
         }
         schema.AdditionalProperties = null;
         schema.AdditionalPropertiesAllowed = false;

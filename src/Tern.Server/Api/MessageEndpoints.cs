@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -19,9 +20,26 @@ internal static class MessageEndpoints
 {
     private static readonly string[] Statuses = ["received", "routed", "queued", "retrying", "sent", "delivered", "read", "played", "failed"];
 
+    /// <summary>
+    /// A field the record does not name is a channel type's send options object (a WhatsApp template or read mark), judged
+    /// by the service against the channel's type; at most one, and an object.
+    /// </summary>
+    private static ProblemHttpResult? Options(SendMessageRequest request, ChannelTypeRegistry types)
+    {
+        string? seen = null;
+        foreach (var (name, value) in request.TypeOptions ?? [])
+        {
+            if (types.BySendOptionsProperty(name) is null) return ApiProblems.Field(name, "is not a known field");
+            if (value is not JsonObject) return ApiProblems.Field(name, "must be an object");
+            if (seen is not null) return ApiProblems.Field(name, $"only one platform object can be given (already: {seen})");
+            seen = name;
+        }
+        return null;
+    }
+
     public static void Map(RouteGroupBuilder group)
     {
-        group.MapPost("/messages", async Task<Results<Accepted<MessageResponse>, Ok<MessageResponse>, ProblemHttpResult>> (HttpContext context, MessageService messages, TernOptions options) =>
+        group.MapPost("/messages", async Task<Results<Accepted<MessageResponse>, Ok<MessageResponse>, ProblemHttpResult>> (HttpContext context, MessageService messages, ChannelTypeRegistry types, TernOptions options) =>
         {
             var tenant = context.TenantId();
             var body = await ApiBody.ReadAsync(context.Request, ApiJsonContext.Default.SendMessageRequest, options.Api.MaxBodyBytes);
@@ -29,7 +47,10 @@ internal static class MessageEndpoints
             var request = body.Value!;
             var idempotencyKey = request.IdempotencyKey ?? NullIfEmpty(context.Request.Headers[ApiResponses.IdempotencyKeyHeader].ToString());
             var media = request.Media is { } m ? new MessageMedia(m.Type, m.Url, m.FileId) : null;
-            var sent = await messages.SendAsync(tenant, new MessageInput(request.Channel, request.Chat, request.Text, media, idempotencyKey), context.RequestAborted);
+            if (Options(request, types) is { } optionsProblem) return optionsProblem;
+            var (property, platform) = request.TypeOptions is { Count: 1 } given ? (given.First().Key, (JsonObject?)given.First().Value) : (null, null);
+            var sent = await messages.SendAsync(tenant, new MessageInput(request.Channel, request.Chat, request.Text, media, idempotencyKey, property, platform?.DeepClone().AsObject()),
+                context.RequestAborted);
             if (!sent.IsOk)
             {
                 if (sent.Failure!.Kind == FailureKind.Unavailable)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Json.Nodes;
 using Tern.Core.Catalog;
 using Tern.Core.Delivery;
 using Tern.Core.Events;
@@ -11,13 +12,15 @@ namespace Tern.Server.Application;
 public sealed record MessageMedia(string? Type, string? Url, string? FileId);
 
 /// <summary>A message to send, as submitted.</summary>
-public sealed record MessageInput(string? Channel, string? Chat, string? Text, MessageMedia? Media, string? IdempotencyKey);
+/// <param name="OptionsProperty">The name a channel type's send options object came under (<see cref="IChannelSendOptions.SendOptionsProperty"/>); null with none.</param>
+public sealed record MessageInput(
+    string? Channel, string? Chat, string? Text, MessageMedia? Media, string? IdempotencyKey, string? OptionsProperty = null, JsonObject? Options = null);
 
 /// <summary>A message taken for sending; <paramref name="Existing"/> when the idempotency key named one sent before.</summary>
 public sealed record SentMessage(MessageView Message, bool Existing);
 
 /// <summary>Sending messages through a tenant's channels: checked, then queued in the durable outbox.</summary>
-public sealed class MessageService(ChannelService channels, IOutboxStore outbox, IMessageQueries queries, IngressGate gate, TimeProvider time)
+public sealed class MessageService(ChannelService channels, ChannelTypeRegistry types, IOutboxStore outbox, IMessageQueries queries, IngressGate gate, TimeProvider time)
 {
     public const int MaxTextLength = 4096;
     public const int MaxIdempotencyKeyLength = 200;
@@ -37,7 +40,8 @@ public sealed class MessageService(ChannelService channels, IOutboxStore outbox,
         else if ((channel = await channels.FindAsync(tenant, input.Channel, cancellationToken).ConfigureAwait(false)) is null) errors.Check("channel", $"no channel '{input.Channel}'");
         else if (channel.Type == ChannelTypes.Webhook && channel.Url is null) errors.Check("channel", $"channel '{input.Channel}' has no URL to deliver to");
         errors.Check("chat", CatalogRules.Chat(input.Chat));
-        if (input.Text is null && input.Media is null) errors.Check("text", "text or media is required");
+        var platform = PlatformOptions(input, channel, errors);
+        if (input.Text is null && input.Media is null && input.OptionsProperty is null) errors.Check("text", "text or media is required");
         if (input.Text is { Length: > MaxTextLength }) errors.Check("text", $"must be at most {MaxTextLength} characters");
         if (input.Media is { } media)
         {
@@ -52,15 +56,37 @@ public sealed class MessageService(ChannelService channels, IOutboxStore outbox,
         if (gate.RefusalReason() is { } reason) return ValidationFailure.Unavailable($"Not accepting messages now: {reason}.");
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var delivery = new NewDelivery(null, null, channel!.Id, input.Chat!, Payload(input, tenant), now, DeliveryKind.Message, tenant, input.IdempotencyKey);
+        var delivery = new NewDelivery(null, null, channel!.Id, input.Chat!, Payload(input, tenant, platform), now, DeliveryKind.Message, tenant, input.IdempotencyKey);
         var result = await outbox.EnqueueAsync(delivery, cancellationToken).ConfigureAwait(false);
         var stored = await queries.GetAsync(tenant, TenantEvents.OutboundId(result.Id), cancellationToken).ConfigureAwait(false);
         return new SentMessage(stored!.Value.Message, result.Existing);
     }
 
-    /// <summary>The same neutral message shape routing produces, so a destination cannot tell an API send from a routed one except by its source.</summary>
-    private static string Payload(MessageInput input, string tenant) => new DeliveryPayload
+    /// <summary>The channel type's send options object, checked by the type; null when none was given or it has problems (then in <paramref name="errors"/>).</summary>
+    private string? PlatformOptions(MessageInput input, ChannelDefinition? channel, FieldErrors errors)
     {
+        if (input.OptionsProperty is not { } property) return null;
+        if (types.BySendOptionsProperty(property) is null)
+        {
+            errors.Check(property, "is not a known field");
+            return null;
+        }
+        if (channel is null) return null; // the channel's own problem is already named
+        if (types.Find(channel.Type) is not IChannelSendOptions owner || owner.SendOptionsProperty != property)
+        {
+            errors.Check(property, $"does not apply to channel '{channel.Id}', a {channel.Type} channel");
+            return null;
+        }
+        var problems = new List<FieldError>();
+        var json = owner.CheckSendOptions(input.Options ?? [], input.Text is not null, input.Media is not null, problems);
+        errors.AddUnder(property, problems);
+        return problems.Count == 0 ? json : null;
+    }
+
+    /// <summary>The same neutral message shape routing produces, so a destination cannot tell an API send from a routed one except by its source.</summary>
+    private static string Payload(MessageInput input, string tenant, string? platform) => new DeliveryPayload
+    {
+        Platform = platform is null ? null : new RawJson(platform),
         Chat = input.Chat!,
         Text = input.Text,
         Attachments = input.Media is { } media ? DeliveryPayload.AttachmentsJson(new DeliveryAttachment(media.Type, media.FileId, media.Url, null)) : null,

@@ -107,6 +107,10 @@ internal sealed class TernHost : IAsyncDisposable
             foreach (var type in types.All)
             {
                 if (type.SettingsShape is { } shape) json.SerializerOptions.TypeInfoResolverChain.Add(shape.Types);
+                if (type is IChannelSendOptions { SendOptionsShape: var sendShape } && !json.SerializerOptions.TypeInfoResolverChain.Contains(sendShape.Types))
+                {
+                    json.SerializerOptions.TypeInfoResolverChain.Add(sendShape.Types);
+                }
             }
         });
         builder.Services.AddProblemDetails();

@@ -293,4 +293,103 @@ public sealed class WhatsAppSendTests(WhatsAppServer server) : IClassFixture<Wha
         Assert.False(sent.Request.ContainsKey("to"), $"no `to` with a user id: {sent.Request.ToJsonString()}");
         Assert.Equal(sent.Wamid, message.GetProperty("platform_id").GetString());
     }
+
+    // --- 8. Templates, read marks and the link preview through POST /v1/messages -------------------------------------------
+
+    [Fact]
+    public async Task A_template_goes_outside_the_24_hour_window_with_its_language_and_components_and_gets_statuses()
+    {
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient(); // never wrote: only a template goes
+        var components = new[] { new { type = "body", parameters = new[] { new { type = "text", text = "order 4711" } } } };
+        var id = await SendAsync(channel, recipient, new { whatsapp = new { template = new { name = "order_update", language = "en_US", components } } });
+
+        var message = await WaitForStatusAsync(id, "sent");
+        var sent = await SentOnceAsync(recipient);
+        Assert.Equal("template", sent.Type);
+        Assert.Equal("order_update", sent.TemplateName);
+        Assert.Equal("en_US", sent.TemplateLanguage);
+        Assert.Equal("order 4711", (string?)sent.Content["components"]![0]!["parameters"]![0]!["text"]);
+        Assert.Equal(sent.Wamid, message.GetProperty("platform_id").GetString());
+
+        await PostStatusAsync(channel, server.Graph.StatusChange(sent.Wamid, "delivered"));
+        await WaitForStatusAsync(id, "delivered");
+    }
+
+    [Fact]
+    public async Task Meta_s_own_language_object_is_taken_as_well()
+    {
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient();
+        var id = await SendAsync(channel, recipient, new { whatsapp = new { template = new { name = "hello_world", language = new { code = "en_US" } } } });
+
+        await WaitForStatusAsync(id, "sent");
+        var sent = await SentOnceAsync(recipient);
+        Assert.Equal("hello_world", sent.TemplateName);
+        Assert.Equal("en_US", sent.TemplateLanguage);
+        Assert.False(sent.Content.ContainsKey("components"));
+    }
+
+    [Fact]
+    public async Task A_read_mark_marks_the_user_s_message_read_with_a_typing_indicator()
+    {
+        var channel = await AddChannelAsync();
+        var user = NewRecipient();
+        var inbound = WhatsAppInbound.Text(user, "is my order on its way?");
+        await PostBytesAsync(channel, new WhatsAppWebhookBody().Entry(channel.Phone.WabaId, new WhatsAppChange(channel.Phone).Contact(user, "Ana").Message(inbound)).ToBytes());
+        var wamid = (string)inbound["id"]!;
+
+        var id = await SendAsync(channel, user, new { whatsapp = new { mark_read = wamid, typing_indicator = true } });
+        await WaitForStatusAsync(id, "sent");
+        var mark = Assert.Single(server.Graph.ReadMarks, r => r.PhoneNumberId == channel.Phone.Id);
+        Assert.Equal(wamid, mark.MessageId);
+        Assert.True(mark.TypingIndicator);
+        Assert.Empty(server.Graph.SentTo(user)); // a read mark is not a message
+    }
+
+    [Fact]
+    public async Task Preview_url_false_sends_a_text_with_a_link_and_no_preview()
+    {
+        var channel = await AddChannelAsync();
+        var recipient = NewRecipient();
+        server.Graph.OpenWindow(channel.Phone.Id, recipient);
+        var id = await SendAsync(channel, recipient, new { text = "track it at https://example.com/t/1", whatsapp = new { preview_url = false } });
+
+        await WaitForStatusAsync(id, "sent");
+        var sent = await SentOnceAsync(recipient);
+        Assert.NotEqual(true, sent.PreviewUrl);
+    }
+
+    [Theory]
+    [InlineData("""{"text":"hi","whatsapp":{"template":{"name":"order_update","language":"en_US"}}}""", "whatsapp.template")]
+    [InlineData("""{"whatsapp":{"template":{"name":"Order Update","language":"en_US"}}}""", "whatsapp.template.name")]
+    [InlineData("""{"whatsapp":{"template":{"name":"order_update","language":"english"}}}""", "whatsapp.template.language")]
+    [InlineData("""{"whatsapp":{"template":{"name":"order_update","language":"en","components":[1]}}}""", "whatsapp.template.components")]
+    [InlineData("""{"whatsapp":{"template":{"name":"order_update","language":"en","colour":"red"}}}""", "whatsapp.template.colour")]
+    [InlineData("""{"whatsapp":{"mark_read":"wamid.X","template":{"name":"a","language":"en"}}}""", "whatsapp.mark_read")]
+    [InlineData("""{"whatsapp":{"mark_read":42}}""", "whatsapp.mark_read")]
+    [InlineData("""{"text":"hi","whatsapp":{"typing_indicator":true}}""", "whatsapp.typing_indicator")]
+    [InlineData("""{"whatsapp":{}}""", "whatsapp")]
+    [InlineData("""{"whatsapp":"order_update"}""", "whatsapp")]
+    [InlineData("""{"text":"hi","telegram":{"template":{}}}""", "telegram")]
+    public async Task A_bad_whatsapp_object_is_a_400_naming_the_field(string body, string field)
+    {
+        var channel = await AddChannelAsync();
+        var node = System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject();
+        node["channel"] = channel.Id;
+        node["chat"] = NewRecipient();
+        var response = await server.CallAsync(HttpMethod.Post, "/v1/messages", node.ToJsonString());
+        response.AssertProblem(HttpStatusCode.BadRequest, field);
+    }
+
+    [Fact]
+    public async Task A_whatsapp_object_on_a_webhook_channel_is_a_400_naming_it()
+    {
+        var id = ApiServer.NewId("wh-opts");
+        (await server.CallAsync(HttpMethod.Post, "/v1/channels", ApiCall.Json(new { id, type = "webhook", url = "https://example.com/hook" }))).AssertStatus(HttpStatusCode.Created);
+        var response = await server.CallAsync(HttpMethod.Post, "/v1/messages",
+            ApiCall.Json(new { channel = id, chat = "c1", whatsapp = new { template = new { name = "order_update", language = "en_US" } } }));
+        response.AssertProblem(HttpStatusCode.BadRequest, "whatsapp");
+        Assert.Contains("webhook", response.Json.GetProperty("errors").GetProperty("whatsapp")[0].GetString(), StringComparison.Ordinal);
+    }
 }

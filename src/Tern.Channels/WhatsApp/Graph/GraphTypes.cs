@@ -5,8 +5,11 @@ namespace Tern.Channels.WhatsApp.Graph;
 /// <summary><c>GET /{phone-number-id}</c>: the business phone number as Meta shows it.</summary>
 public sealed record PhoneNumberInfo(string? Id, string? DisplayPhoneNumber, string? VerifiedName, string? QualityRating);
 
-/// <summary>The answer to a send: <c>{"messaging_product":"whatsapp","contacts":[{"input","wa_id"|"user_id"}],"messages":[{"id":"wamid.…"}]}</c>.</summary>
-public sealed record SendMessageAnswer(IReadOnlyList<SentContact>? Contacts, IReadOnlyList<SentMessageId>? Messages)
+/// <summary>
+/// The answer to a send: <c>{"messaging_product":"whatsapp","contacts":[{"input","wa_id"|"user_id"}],"messages":[{"id":"wamid.…"}]}</c>;
+/// to a read mark, <c>{"success":true}</c>.
+/// </summary>
+public sealed record SendMessageAnswer(IReadOnlyList<SentContact>? Contacts, IReadOnlyList<SentMessageId>? Messages, bool? Success = null)
 {
     public string? Wamid => Messages is [{ Id: { } id }, ..] ? id : null;
 }

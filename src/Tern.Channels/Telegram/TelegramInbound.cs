@@ -10,7 +10,7 @@ namespace Tern.Channels.Telegram;
 /// go into the group-commit writer together (one commit for a page of 100), in update order; the call
 /// returns only when every one is durable, so the caller may then confirm them to Telegram.
 /// </summary>
-public sealed class TelegramInbound(IInboxStore inbox, RecentInboundIds recent, PipelineCounters counters, IChatMigrations migrations, IngressStatusBoard status, TimeProvider time)
+public sealed class TelegramInbound(InboundBatch batch, IChatMigrations migrations, IngressStatusBoard status, TimeProvider time)
 {
     /// <summary>Commits the updates; returns how many were new.</summary>
     public async Task<int> CommitAsync(string channelId, IReadOnlyList<Update> updates, CancellationToken cancellationToken)
@@ -25,30 +25,10 @@ public sealed class TelegramInbound(IInboxStore inbox, RecentInboundIds recent, 
                 // A source group became a supergroup: routes from (and to) it follow the new id.
                 await migrations.RecordAsync(channelId, move.Old, move.New, now, cancellationToken).ConfigureAwait(false);
             }
-            if (mapped.Envelope is not { } envelope) continue;
-            // A redelivered update seen a moment ago is dropped here, before the database's unique key.
-            if (recent.TryGet(envelope.ChannelId, envelope.PlatformId, out _))
-            {
-                counters.OnReceived(duplicate: true);
-                continue;
-            }
-            envelopes.Add(envelope);
+            if (mapped.Envelope is { } envelope) envelopes.Add(envelope);
         }
         if (envelopes.Count == 0) return 0;
-
-        // Issued in order into the writer's queue, so sequence numbers follow update order.
-        var appends = new Task<InboxAppendResult>[envelopes.Count];
-        for (var i = 0; i < envelopes.Count; i++) appends[i] = inbox.AppendAsync(envelopes[i], cancellationToken);
-        await Task.WhenAll(appends).ConfigureAwait(false);
-
-        var fresh = 0;
-        for (var i = 0; i < envelopes.Count; i++)
-        {
-            var result = appends[i].Result;
-            counters.OnReceived(result.Duplicate);
-            recent.Remember(envelopes[i].ChannelId, envelopes[i].PlatformId, result.Seq);
-            if (!result.Duplicate) fresh++;
-        }
+        var (fresh, _) = await batch.CommitAsync(envelopes, cancellationToken).ConfigureAwait(false);
         status.OnUpdates(channelId, fresh, now);
         return fresh;
     }

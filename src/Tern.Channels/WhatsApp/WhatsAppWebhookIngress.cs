@@ -25,7 +25,7 @@ namespace Tern.Channels.WhatsApp;
 /// is committed to that number's channel; a change for a number Tern has no channel for is acknowledged and not stored.
 /// </summary>
 public sealed class WhatsAppWebhookIngress(
-    CatalogCache catalog, IInboxStore inbox, RecentInboundIds recent, PipelineCounters counters, IngressGate gate, IngressStatusBoard status,
+    CatalogCache catalog, InboundBatch batch, IngressGate gate, IngressStatusBoard status,
     WhatsAppIngressOptions options, IngressOptions ingress, WhatsAppPostSlots slots, DeliveryReceipts receipts, TimeProvider time)
 {
     public const string SignatureHeader = "X-Hub-Signature-256";
@@ -141,7 +141,6 @@ public sealed class WhatsAppWebhookIngress(
     {
         Dictionary<string, string?>? others = null;
         var envelopes = new List<Envelope>(payload.Messages.Count);
-        var duplicates = 0;
         var skipped = 0;
         foreach (var (phoneNumberId, unassigned) in payload.Messages)
         {
@@ -160,32 +159,10 @@ public sealed class WhatsAppWebhookIngress(
                     continue;
                 }
             }
-            var envelope = unassigned with { ChannelId = channelId };
-            // A redelivery seen a moment ago is dropped here, before the database's unique key.
-            if (recent.TryGet(envelope.ChannelId, envelope.PlatformId, out _))
-            {
-                counters.OnReceived(duplicate: true);
-                duplicates++;
-                continue;
-            }
-            envelopes.Add(envelope);
+            envelopes.Add(unassigned with { ChannelId = channelId });
         }
-        if (envelopes.Count == 0) return (0, duplicates, skipped);
-
-        // Issued in order into the writer's queue, so sequence numbers follow body order.
-        var appends = new Task<InboxAppendResult>[envelopes.Count];
-        for (var i = 0; i < envelopes.Count; i++) appends[i] = inbox.AppendAsync(envelopes[i], cancellationToken);
-        await Task.WhenAll(appends).ConfigureAwait(false);
-
-        var fresh = 0;
-        for (var i = 0; i < envelopes.Count; i++)
-        {
-            var result = appends[i].Result;
-            counters.OnReceived(result.Duplicate);
-            recent.Remember(envelopes[i].ChannelId, envelopes[i].PlatformId, result.Seq);
-            if (result.Duplicate) duplicates++;
-            else fresh++;
-        }
+        if (envelopes.Count == 0) return (0, 0, skipped);
+        var (fresh, duplicates) = await batch.CommitAsync(envelopes, cancellationToken).ConfigureAwait(false);
         status.OnUpdates(channel.Id, fresh, nowMs);
         return (fresh, duplicates, skipped);
     }

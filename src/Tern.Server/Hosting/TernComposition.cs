@@ -45,6 +45,7 @@ internal static class TernComposition
         services.AddSingleton(sp => new CatalogCache(sp.GetRequiredService<ICatalogStore>(), sp.GetRequiredService<TimeProvider>(), options.CatalogRefresh));
         services.AddSingleton(sp => new RecentInboundIds(options.DedupCapacity, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IBoundedStructure>(sp => sp.GetRequiredService<RecentInboundIds>().Cache);
+        services.AddSingleton<InboundBatch>();
         services.AddSingleton<PipelineCounters>();
         services.AddSingleton<DeliveryLatency>();
         services.AddSingleton<IngressStatusBoard>();

@@ -1,4 +1,4 @@
-# Shared by bench/webhook.sh and bench/telegram.sh (sourced, not run): the builds, the driver's common
+# Shared by bench/webhook.sh, bench/telegram.sh and bench/whatsapp.sh (sourced, not run): the builds, the driver's common
 # arguments and the machine line. The caller has set ROOT, OUT, COUNTS, BUILDS and TERN_SETTINGS
 # (STORAGE and INSTANCES are optional: sqlite and 1).
 

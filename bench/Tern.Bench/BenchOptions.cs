@@ -7,18 +7,21 @@ internal sealed class BenchOptions
 {
     public const string Webhook = "webhook";
     public const string Telegram = "telegram";
+    public const string WhatsApp = "whatsapp";
     public const string Sqlite = "sqlite";
     public const string Postgres = "postgres";
 
     public const string Usage = """
-        Tern.Bench [--scenario webhook|telegram] --target NAME=PATH [--target …] --n N [--n …] [--concurrency 64] [--chats 100]
+        Tern.Bench [--scenario webhook|telegram|whatsapp] --target NAME=PATH [--target …] --n N [--n …] [--concurrency 64] [--chats 100] [--batch 1]
                    [--storage sqlite|postgres] [--instances 1]
                    [--setting Tern:Key=value …] [--env NAME=VALUE …] [--stall-timeout 60] [--wait-quiet SECONDS] [--keep]
           --scenario      webhook (default): POSTs to a webhook channel, delivered to a loopback receiver here;
-                          telegram: a getUpdates backlog forwarded bot → bot through the Bot API stand-in here
+                          telegram: a getUpdates backlog forwarded bot → bot through the Bot API stand-in here;
+                          whatsapp: signed WhatsApp webhook POSTs ingested (Graph API stand-in here, no route)
           --target        a tern binary (apphost or single file) and the name to print for it
           --n             messages per run; every target runs once per N
-          --concurrency   HTTP requests in flight against the webhook ingress (webhook scenario)
+          --concurrency   HTTP requests in flight against the webhook ingress (webhook and whatsapp scenarios)
+          --batch         messages per WhatsApp webhook POST (whatsapp scenario; 1 to 1000)
           --chats         distinct chats the messages are spread over (delivery is ordered per chat)
           --storage       sqlite (default): tern's database in the run's directory; postgres: a private PostgreSQL
                           server started by the driver (tests/Tern.StandIns), a fresh database per run
@@ -41,6 +44,8 @@ internal sealed class BenchOptions
     public int Concurrency { get; private set; } = 64;
 
     public int Chats { get; private set; } = 100;
+
+    public int Batch { get; private set; } = 1;
 
     public string Storage { get; private set; } = Sqlite;
 
@@ -68,7 +73,7 @@ internal sealed class BenchOptions
                 case "--scenario":
                     {
                         var value = Value();
-                        options.Scenario = value is Webhook or Telegram ? value : throw new ArgumentException($"--scenario '{value}': expected {Webhook} or {Telegram}");
+                        options.Scenario = value is Webhook or Telegram or WhatsApp ? value : throw new ArgumentException($"--scenario '{value}': expected {Webhook}, {Telegram} or {WhatsApp}");
                         break;
                     }
                 case "--target":
@@ -89,6 +94,10 @@ internal sealed class BenchOptions
                     break;
                 case "--chats":
                     options.Chats = Positive("--chats", Value());
+                    break;
+                case "--batch":
+                    // Meta batches at most 1,000 messages per POST.
+                    options.Batch = Positive("--batch", Value()) is var batch and <= 1000 ? batch : throw new ArgumentException("--batch: at most 1000 messages per POST");
                     break;
                 case "--storage":
                     {

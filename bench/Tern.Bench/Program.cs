@@ -6,7 +6,8 @@ namespace Tern.Bench;
 /// <summary>
 /// Tern's benchmarks. <c>--scenario webhook</c> (default, bench/webhook.sh): webhook → webhook with a
 /// loopback receiver hosted here. <c>--scenario telegram</c> (bench/telegram.sh): a getUpdates backlog
-/// forwarded bot → bot through the Bot API stand-in hosted here. For each tern binary and each N the
+/// forwarded bot → bot through the Bot API stand-in hosted here. <c>--scenario whatsapp</c> (bench/whatsapp.sh):
+/// signed WhatsApp webhook POSTs ingested, the Graph API stand-in hosted here. For each tern binary and each N the
 /// scenario starts tern in a fresh directory, drives the load, samples the tern process's memory from
 /// /proc every 100 ms, counts lost and duplicated messages and prints one table row.
 /// </summary>
@@ -29,6 +30,7 @@ public static class Program
         return options.Scenario switch
         {
             BenchOptions.Telegram => await TelegramBench.RunAsync(options, storage),
+            BenchOptions.WhatsApp => await WhatsAppBench.RunAsync(options, storage),
             _ => await WebhookBench.RunAsync(options, storage),
         };
     }

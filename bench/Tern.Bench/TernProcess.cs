@@ -35,7 +35,8 @@ internal sealed class TernProcess : IAsyncDisposable
         return new TernProcess(process, log);
     }
 
-    public static async Task RunToEndAsync(string path, string workingDirectory, IEnumerable<string> args)
+    /// <summary>Runs a CLI verb that must succeed; its stdout (e.g. the key `tern keys create` prints).</summary>
+    public static async Task<string> RunToEndAsync(string path, string workingDirectory, IEnumerable<string> args)
     {
         var argList = args.ToList();
         await using var tern = Start(path, workingDirectory, argList, Path.Combine(workingDirectory, "tern-cli.log"));
@@ -44,6 +45,7 @@ internal sealed class TernProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"`tern {string.Join(' ', argList)}` exited with {exitCode}:\n{tern.Tail(20)}");
         }
+        return tern._process.Stdout;
     }
 
     public string Tail(int lines) => _process.Tail(lines);

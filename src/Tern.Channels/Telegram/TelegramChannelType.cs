@@ -38,39 +38,9 @@ public sealed class TelegramChannelType(BotApiClient client, DestinationPolicy d
 
     private static readonly string[] LimitNames = ["bot_per_second", "chat_per_second", "chat_burst", "group_per_minute"];
 
-    public JsonObject? SettingsFromFlags(IReadOnlyDictionary<string, string> values, List<FieldError> errors)
-    {
-        var settings = new JsonObject();
-        foreach (var flag in Flags)
-        {
-            if (!values.TryGetValue(flag.Flag, out var value)) continue;
-            if (flag.Field != "limits")
-            {
-                settings[flag.Field] = JsonValue.Create(value);
-                continue;
-            }
-            // "bot_per_second=30,chat_burst=3": the syntax is the flag's; the ranges are checked with the settings.
-            var limits = new JsonObject();
-            foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                var eq = part.IndexOf('=', StringComparison.Ordinal);
-                var name = eq < 0 ? part : part[..eq];
-                if (!double.TryParse(eq < 0 ? "" : part[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
-                {
-                    errors.Add(new FieldError("limits", $"'{part}': expected name=number"));
-                    return null;
-                }
-                if (!LimitNames.Contains(name))
-                {
-                    errors.Add(new FieldError("limits", $"'{name}': not a limit (known: {string.Join(", ", LimitNames)})"));
-                    return null;
-                }
-                limits[name] = name == "chat_per_second" ? JsonValue.Create(number) : JsonValue.Create((int)number);
-            }
-            settings["limits"] = limits;
-        }
-        return settings;
-    }
+    /// <summary>bot_per_second=30,chat_burst=3 for --limits; the ranges are checked with the settings.</summary>
+    public JsonObject? SettingsFromFlags(IReadOnlyDictionary<string, string> values, List<FieldError> errors) =>
+        ChannelFlagSettings.FromFlags(Flags, values, LimitNames, ["chat_per_second"], errors);
 
     public async ValueTask<ChannelSettings?> PrepareAsync(JsonObject? settings, ChannelDefinition? existing, bool verify, List<FieldError> errors, CancellationToken cancellationToken)
     {

@@ -53,39 +53,9 @@ public sealed class WhatsAppChannelType(GraphApiClient client, DestinationPolicy
 
     private static readonly string[] LimitNames = ["messages_per_second", "pair_interval_seconds", "pair_burst"];
 
-    public JsonObject? SettingsFromFlags(IReadOnlyDictionary<string, string> values, List<FieldError> errors)
-    {
-        var settings = new JsonObject();
-        foreach (var flag in Flags)
-        {
-            if (!values.TryGetValue(flag.Flag, out var value)) continue;
-            if (flag.Field != "limits")
-            {
-                settings[flag.Field] = JsonValue.Create(value);
-                continue;
-            }
-            // "messages_per_second=80,pair_burst=3": the syntax is the flag's; the ranges are checked with the settings.
-            var limits = new JsonObject();
-            foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                var eq = part.IndexOf('=', StringComparison.Ordinal);
-                var name = eq < 0 ? part : part[..eq];
-                if (!double.TryParse(eq < 0 ? "" : part[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number))
-                {
-                    errors.Add(new FieldError("limits", $"'{part}': expected name=number"));
-                    return null;
-                }
-                if (!LimitNames.Contains(name))
-                {
-                    errors.Add(new FieldError("limits", $"'{name}': not a limit (known: {string.Join(", ", LimitNames)})"));
-                    return null;
-                }
-                limits[name] = name == "pair_interval_seconds" ? JsonValue.Create(number) : JsonValue.Create((int)number);
-            }
-            settings["limits"] = limits;
-        }
-        return settings;
-    }
+    /// <summary>messages_per_second=80,pair_burst=3 for --limits; the ranges are checked with the settings.</summary>
+    public JsonObject? SettingsFromFlags(IReadOnlyDictionary<string, string> values, List<FieldError> errors) =>
+        ChannelFlagSettings.FromFlags(Flags, values, LimitNames, ["pair_interval_seconds"], errors);
 
     public async ValueTask<ChannelSettings?> PrepareAsync(JsonObject? settings, ChannelDefinition? existing, bool verify, List<FieldError> errors, CancellationToken cancellationToken)
     {

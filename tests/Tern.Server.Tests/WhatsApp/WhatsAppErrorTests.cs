@@ -12,7 +12,8 @@ namespace Tern.Server.Tests.WhatsApp;
 
 /// <summary>
 /// WhatsApp's send error paths end to end in the test process (issue 11), against the Graph stand-in's scripted errors:
-/// a blocked account pauses the channel (shown in its status); the pair rate holds one user; throughput and API call limits back off; refusals fail with Meta's message;
+/// an expired token or a blocked account pause the channel (shown in its status, no further calls) until its settings
+/// change; the pair rate holds one user; throughput and API call limits back off; refusals fail with Meta's message;
 /// 5xx retry. Also media by Meta's id through the API, and routes between a webhook channel and WhatsApp both ways.
 /// Nothing waits on time to reach a precondition: the stand-in's held answers and what the API shows are the barriers.
 /// </summary>
@@ -111,6 +112,18 @@ public sealed class WhatsAppErrorTests(WhatsAppServer server) : IClassFixture<Wh
             ? list.EnumerateArray().Where(f => f.GetProperty("chat").GetString() == chat).Select(f => (JsonElement?)f).FirstOrDefault()
             : null;
 
+    /// <summary>
+    /// A barrier: a message on a channel of its own, queued after everything before it and waited for until sent. The engine
+    /// claims due lanes oldest first, so once this one went, every lane queued before it was looked at (and skipped if held).
+    /// </summary>
+    private async Task EngineLookedAsync()
+    {
+        var control = await AddChannelAsync();
+        var recipient = OpenRecipient(control);
+        var id = await SendAsync(control, recipient, new { text = "barrier" });
+        await WaitForStatusAsync(id, "sent");
+    }
+
     /// <summary>Paused for about <see cref="WhatsAppSenderPause"/> from the failed attempt, shown with the reason in the channel's status.</summary>
     private static void AssertPaused(JsonElement status, TimeSpan pause, DateTimeOffset before, string reasonPart)
     {
@@ -124,6 +137,41 @@ public sealed class WhatsAppErrorTests(WhatsAppServer server) : IClassFixture<Wh
     private static readonly TimeSpan WhatsAppSenderPause = TimeSpan.FromMinutes(5);
 
     // --- 190 and 368: the channel pauses -----------------------------------------------------------------------------
+
+    [Fact]
+    public async Task An_expired_token_pauses_the_channel_without_more_calls_until_a_new_access_token_is_set()
+    {
+        var channel = await AddChannelAsync();
+        var a = OpenRecipient(channel);
+        var b = OpenRecipient(channel);
+        server.Graph.ExpireToken(channel.Phone.AccessToken);
+
+        var before = DateTimeOffset.UtcNow;
+        var first = await SendAsync(channel, a, new { text = "your order shipped" });
+        var retrying = await WaitForStatusAsync(first, "retrying");
+        Assert.Contains("190", Details(retrying, "retrying"), StringComparison.Ordinal);
+        AssertPaused(await ChannelStatusAsync(channel), WhatsAppSenderPause, before, "whatsapp.access_token");
+        var calls = SendCalls(channel);
+        Assert.Equal(1, calls);
+
+        // A second message, to another user: the channel takes none while paused.
+        var second = await SendAsync(channel, b, new { text = "and so did this one" });
+        await EngineLookedAsync();
+        Assert.Equal(calls, SendCalls(channel));
+        Assert.Equal("queued", StatusOf(await GetAsync(second)));
+        Assert.Equal("retrying", StatusOf(await GetAsync(first)));
+
+        // The operator sets a new token: the pause is lifted and both go, each once.
+        var token = NewSecret("EAAJBtoken-new");
+        server.Graph.ReplaceToken(channel.Phone.Id, token);
+        (await server.CallAsync(HttpMethod.Patch, $"/v1/channels/{channel.Id}", ApiCall.Json(new { whatsapp = new { access_token = token } })))
+            .AssertStatus(HttpStatusCode.OK);
+        await WaitForStatusAsync(first, "sent");
+        await WaitForStatusAsync(second, "sent");
+        Assert.Single(server.Graph.SentTo(a));
+        Assert.Single(server.Graph.SentTo(b));
+        Assert.Null(PausedUntil(await ChannelStatusAsync(channel)));
+    }
 
     [Fact]
     public async Task A_blocked_account_pauses_the_channel_and_its_status_says_so()

@@ -154,4 +154,29 @@ public sealed class DeliveryOutcomeTests
         await Wait.UntilAsync(() => h.Outbox.Sent.Count == 1, "sent after the pause");
         await h.StopAsync();
     }
+
+    [Fact]
+    public async Task A_change_of_the_channel_lifts_a_pause_and_the_lanes_it_held_go_at_once()
+    {
+        var refused = true;
+        var sender = new ScriptedSender("whatsapp", _ => Task.FromResult(refused
+            ? SendResult.Transient("(190) token expired", TimeSpan.FromMinutes(5), destinationFault: false) with { PauseChannel = TimeSpan.FromMinutes(5) }
+            : SendResult.Ok(null)));
+        var channel = new ChannelDefinition("tg", "whatsapp", null, null, null, SettingsJson: """{"access_token":"old"}""");
+        await using var h = new EngineHarness(EngineHarness.DefaultOptions(), sender, channel);
+        h.Outbox.Add(Chat1, 1, h.NowMs);
+
+        h.Begin();
+        await Wait.UntilAsync(() => h.Outbox.Retries.Count == 1, "the retry");
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(h.NowMs + 300_000), h.Engine.PausedUntil("tg"));
+        h.Outbox.Add(Chat2, 1, h.NowMs);
+
+        // A new token: nothing is waited for (the clock stands still), both lanes go now.
+        refused = false;
+        await h.CatalogStore.UpdateChannelAsync(channel with { SettingsJson = """{"access_token":"new"}""" }, CancellationToken.None);
+        await h.Catalog.RefreshAsync(force: true, CancellationToken.None);
+        await Wait.UntilAsync(() => h.Outbox.Sent.Count == 2, "both sent after the change");
+        await h.StopAsync();
+        Assert.Null(h.Engine.PausedUntil("tg"));
+    }
 }

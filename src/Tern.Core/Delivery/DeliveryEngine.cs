@@ -34,6 +34,9 @@ public sealed partial class DeliveryEngine
     // Channels a rate limit holds back (bot-wide flood control); bounded by the number of channels.
     private readonly ConcurrentDictionary<string, long> _pausedUntil = new(StringComparer.Ordinal);
 
+    // The channel as it was when a pause was ordered; a changed definition (a new access token) lifts the pause. Same bound.
+    private readonly ConcurrentDictionary<string, ChannelDefinition> _pausedAs = new(StringComparer.Ordinal);
+
     // Lanes whose last visit failed in storage; at most one entry per lane that was in flight, cleared when claimed again.
     private readonly ConcurrentDictionary<Lane, long> _heldLanes = new();
 
@@ -107,7 +110,7 @@ public sealed partial class DeliveryEngine
         }
         foreach (var (channelId, until) in _pausedUntil)
         {
-            if (until <= now) _pausedUntil.TryRemove(channelId, out _);
+            if (until <= now && _pausedUntil.TryRemove(channelId, out _)) _pausedAs.TryRemove(channelId, out _);
         }
         Failures.RemoveExpired();
         return removed;
@@ -182,8 +185,16 @@ public sealed partial class DeliveryEngine
         }
         foreach (var (channelId, until) in _pausedUntil)
         {
-            if (until > now) saturated.Add(channelId);
-            else _pausedUntil.TryRemove(channelId, out _);
+            if (until <= now)
+            {
+                _pausedUntil.TryRemove(channelId, out _);
+                _pausedAs.TryRemove(channelId, out _);
+            }
+            else if (!(_pausedAs.TryGetValue(channelId, out var pausedAs) && catalog.Channels.TryGetValue(channelId, out var current) && current != pausedAs
+                         && await ResumeAsync(channelId, until, now).ConfigureAwait(false)))
+            {
+                saturated.Add(channelId);
+            }
         }
 
         IReadOnlyList<Lane> due;
@@ -216,6 +227,27 @@ public sealed partial class DeliveryEngine
             started++;
         }
         return started;
+    }
+
+    /// <summary>
+    /// The channel's settings changed since a send paused it (a new access token after Meta refused the old one): the pause was
+    /// about the old settings, so it is lifted and the lanes it held are due now instead of at its end. False when storage failed.
+    /// </summary>
+    private async Task<bool> ResumeAsync(string channelId, long until, long now)
+    {
+        try
+        {
+            await _outbox.ResumeChannelAsync(channelId, until, now, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogResumeFailed(ex, channelId);
+            return false;
+        }
+        _pausedUntil.TryRemove(channelId, out _);
+        _pausedAs.TryRemove(channelId, out _);
+        LogResumed(channelId);
+        return true;
     }
 
     private int LimitOf(CatalogSnapshot catalog, string channelId) =>
@@ -266,7 +298,7 @@ public sealed partial class DeliveryEngine
 
                 var result = await SendOneAsync(sender!, channel!, delivery, abortSends).ConfigureAwait(false);
                 if (abortSends.IsCancellationRequested) return;
-                if (!await RecordAsync(lane, delivery, result).ConfigureAwait(false)) return;
+                if (!await RecordAsync(lane, channel!, delivery, result).ConfigureAwait(false)) return;
             }
             await _outbox.ReleaseLaneAsync(lane, NowMs, CancellationToken.None).ConfigureAwait(false);
         }
@@ -296,10 +328,14 @@ public sealed partial class DeliveryEngine
     }
 
     /// <summary>Writes the outcome; returns false when the lane must stop (a retry, a rate limit or a parked chat holds it).</summary>
-    private async Task<bool> RecordAsync(Lane lane, PendingDelivery delivery, SendResult result)
+    private async Task<bool> RecordAsync(Lane lane, ChannelDefinition channel, PendingDelivery delivery, SendResult result)
     {
         var now = NowMs;
-        if (result.PauseChannel is { } pause) PauseChannel(lane.ChannelId, now + (long)pause.TotalMilliseconds);
+        if (result.PauseChannel is { } pause)
+        {
+            PauseChannel(lane.ChannelId, now + (long)pause.TotalMilliseconds);
+            _pausedAs[lane.ChannelId] = channel;
+        }
         switch (result.Outcome)
         {
             case SendOutcome.Sent:
@@ -399,6 +435,12 @@ public sealed partial class DeliveryEngine
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Chat {Chat} of channel {ChannelId} refused a delivery ({Error}); its next delivery waits {Cooldown}")]
     private partial void LogChatParked(string channelId, string chat, string error, TimeSpan cooldown);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Channel {ChannelId} changed while paused; the pause is lifted")]
+    private partial void LogResumed(string channelId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Lifting the pause of channel {ChannelId} failed; it stays paused")]
+    private partial void LogResumeFailed(Exception ex, string channelId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Looking for due deliveries failed")]
     private partial void LogClaimFailed(Exception ex);

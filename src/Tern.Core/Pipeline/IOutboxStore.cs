@@ -46,6 +46,9 @@ public interface IOutboxStore
     /// <summary>Holds every lane of a channel until <paramref name="untilMs"/> (a parked destination).</summary>
     Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken);
 
+    /// <summary>Makes the channel's lanes held no later than <paramref name="heldUntilMs"/> due at <paramref name="nowMs"/> (a pause that no longer applies).</summary>
+    Task ResumeChannelAsync(string channelId, long heldUntilMs, long nowMs, CancellationToken cancellationToken);
+
     /// <summary>
     /// The destination is gone for good (a subscription's receiver answered 410 Gone): in one transaction, a webhook subscription
     /// is disabled (so no more events are queued for it), every pending delivery of the channel fails with <paramref name="reason"/>

@@ -109,6 +109,9 @@ public sealed partial class PostgresOutboxStore : IOutboxStore, IReceiptStore, I
     private const string DeferChannelSql =
         "WITH deferred AS (UPDATE lanes SET due_at = GREATEST(due_at, @until) WHERE channel_id = @channel RETURNING 1) SELECT COUNT(*) FROM deferred";
 
+    private const string ResumeChannelSql =
+        "WITH resumed AS (UPDATE lanes SET due_at = @now WHERE channel_id = @channel AND due_at > @now AND due_at <= @until RETURNING 1) SELECT COUNT(*) FROM resumed";
+
     private const string RetireChannelSql =
         "WITH disabled AS (UPDATE webhooks SET disabled_at = @now, disabled_reason = @error WHERE id = @subscription AND disabled_at IS NULL RETURNING 1), " +
         // Running instances reload the catalog and stop queueing events for it.
@@ -332,6 +335,15 @@ public sealed partial class PostgresOutboxStore : IOutboxStore, IReceiptStore, I
         {
             var command = commands.Add(DeferChannelSql);
             command.Parameters.AddWithValue("until", untilMs);
+            command.Parameters.AddWithValue("channel", channelId);
+        }, results => (int)results.Int64(0), cancellationToken);
+
+    public Task ResumeChannelAsync(string channelId, long heldUntilMs, long nowMs, CancellationToken cancellationToken) =>
+        _database.Writer.ExecuteAsync(commands =>
+        {
+            var command = commands.Add(ResumeChannelSql);
+            command.Parameters.AddWithValue("now", nowMs);
+            command.Parameters.AddWithValue("until", heldUntilMs);
             command.Parameters.AddWithValue("channel", channelId);
         }, results => (int)results.Int64(0), cancellationToken);
 

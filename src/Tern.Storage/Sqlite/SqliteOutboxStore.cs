@@ -50,6 +50,8 @@ public sealed partial class SqliteOutboxStore : IOutboxStore, IReceiptStore, IDi
 
     private const string DeferChannelSql = "UPDATE lanes SET due_at = MAX(due_at, $until) WHERE channel_id = $channel";
 
+    private const string ResumeChannelSql = "UPDATE lanes SET due_at = $now WHERE channel_id = $channel AND due_at > $now AND due_at <= $until";
+
     private readonly SqliteDatabase _database;
     private readonly SqliteInboxStore _inbox;
     private readonly AsyncSignal _added = new();
@@ -316,6 +318,16 @@ public sealed partial class SqliteOutboxStore : IOutboxStore, IReceiptStore, IDi
             defer.Parameters.AddWithValue("$until", untilMs);
             defer.Parameters.AddWithValue("$channel", channelId);
             return defer.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task ResumeChannelAsync(string channelId, long heldUntilMs, long nowMs, CancellationToken cancellationToken) =>
+        _database.Writer.ExecuteAsync(writer =>
+        {
+            var resume = writer.Command(ResumeChannelSql);
+            resume.Parameters.AddWithValue("$now", nowMs);
+            resume.Parameters.AddWithValue("$until", heldUntilMs);
+            resume.Parameters.AddWithValue("$channel", channelId);
+            return resume.ExecuteNonQuery();
         }, cancellationToken);
 
     public async Task<int> RetireChannelAsync(string channelId, string reason, long nowMs, CancellationToken cancellationToken)

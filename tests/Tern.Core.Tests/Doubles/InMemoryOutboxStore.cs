@@ -337,6 +337,18 @@ internal sealed class InMemoryOutboxStore(InMemoryInboxStore? inbox = null) : IO
         }
     }
 
+    public Task ResumeChannelAsync(string channelId, long heldUntilMs, long nowMs, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            foreach (var lane in _lanes.Keys.Where(l => l.ChannelId == channelId && _lanes[l] > nowMs && _lanes[l] <= heldUntilMs).ToList())
+            {
+                _lanes[lane] = nowMs;
+            }
+        }
+        return Task.CompletedTask;
+    }
+
     public Task DeferChannelAsync(string channelId, long untilMs, CancellationToken cancellationToken)
     {
         lock (_lock)

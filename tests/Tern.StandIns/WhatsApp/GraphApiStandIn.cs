@@ -109,6 +109,17 @@ public sealed partial class GraphApiStandIn : IAsyncDisposable
         lock (_gate) _expiredTokens[accessToken] = true;
     }
 
+    /// <summary>A new token for the phone number (the old one is no longer its token): what an operator does after a 190.</summary>
+    public WhatsAppPhoneNumber ReplaceToken(string phoneNumberId, string accessToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(accessToken);
+        lock (_gate)
+        {
+            var phone = _phones.TryGetValue(phoneNumberId, out var known) ? known : throw new InvalidOperationException($"Phone number {phoneNumberId} was not added.");
+            return _phones[phoneNumberId] = phone with { AccessToken = accessToken };
+        }
+    }
+
     /// <summary>The recipient wrote to the phone number: free-form messages may go to them (until <see cref="CloseWindow"/>).</summary>
     public void OpenWindow(string phoneNumberId, string recipient)
     {

@@ -365,6 +365,34 @@ public abstract class OutboxContract<TFactory> : StoreContract<TFactory>
     }
 
     [Fact]
+    public async Task ResumeChannel_makes_the_lanes_a_pause_held_due_now_and_leaves_later_holds_and_other_channels()
+    {
+        var paused1 = new Lane("paused", "chat-1");
+        var paused2 = new Lane("paused", "chat-2");
+        var parkedLonger = new Lane("paused", "chat-3");
+        await SeedLaneAsync(paused1, 1, 1_000);
+        await SeedLaneAsync(paused2, 1, 1_000);
+        var longer = await SeedLaneAsync(parkedLonger, 1, 1_000);
+        await SeedLaneAsync(LaneB, 1, 1_000);
+        await Stores.Outbox.DeferChannelAsync("paused", 60_000, Ct);
+        await Stores.Outbox.DeferChannelAsync(LaneB.ChannelId, 60_000, Ct);
+        // One chat is held past the pause for its own reason (a retry of its own): a resume must not shorten that.
+        await Stores.Outbox.ScheduleRetryAsync(longer[0].Id, parkedLonger, 90_000, "HTTP 500", 2_000, Ct);
+
+        await Stores.Outbox.ResumeChannelAsync("paused", 60_000, 5_000, Ct);
+
+        Assert.Empty(await ClaimAsync(4_999));
+        var due = await ClaimAsync(5_000);
+        Assert.Equal(2, due.Count);
+        Assert.Contains(paused1, due);
+        Assert.Contains(paused2, due);
+        Assert.DoesNotContain(LaneB, await ClaimAsync(59_999));
+        Assert.Contains(LaneB, await ClaimAsync(60_000));
+        Assert.DoesNotContain(parkedLonger, await ClaimAsync(89_999));
+        Assert.Contains(parkedLonger, await ClaimAsync(90_000));
+    }
+
+    [Fact]
     public async Task WaitForDeliveries_completes_when_deliveries_are_committed()
     {
         var seq = await AppendAsync();
